@@ -1,0 +1,124 @@
+"""The runs table: one run record per run, one batch record per batch.
+
+    run record    pk=CAMPAIGN#<campaign_id>  sk=RUN#<run_id>
+    batch record  pk=RUN#<run_id>            sk=BATCH#<00000042>
+
+The run record is what every batch checks before sending (RUNNING, PAUSED, CANCELLED,
+COMPLETED, FAILED) and what Finalize completes. A batch record remembers, per recipient
+(by address hash), how far its send got, so a retried batch never sends twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .aws import client, error_code
+from .dynamo import from_item, to_item, to_value
+
+ACTIVE = "RUNNING"
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+
+
+def run_key(campaign_id: str, run_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CAMPAIGN#{campaign_id}"}, "sk": {"S": f"RUN#{run_id}"}}
+
+
+def batch_key(run_id: str, batch: int) -> dict[str, Any]:
+    return {"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": f"BATCH#{batch:08d}"}}
+
+
+def now() -> int:
+    return int(time.time())
+
+
+class RunStore:
+    def __init__(self, table: str, ttl_days: int = 400) -> None:
+        self.table = table
+        self.ttl_seconds = ttl_days * 86400
+
+    # Run records -------------------------------------------------------------------------
+
+    def start_run(self, campaign_id: str, run_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        """Create the run record as RUNNING; a retried Prepare finds it and carries on, unless
+        the run was stopped meanwhile (then the stored record is returned unchanged)."""
+        timestamp = now()
+        document = {
+            "campaign_id": campaign_id,
+            "run_id": run_id,
+            "status": ACTIVE,
+            "started_at": timestamp,
+            "updated_at": timestamp,
+            "expires_at": timestamp + self.ttl_seconds,
+            **attributes,
+        }
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item={**run_key(campaign_id, run_id), **to_item(document)},
+                ConditionExpression="attribute_not_exists(pk) OR #s = :running",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":running": {"S": ACTIVE}},
+            )
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return self.get_run(campaign_id, run_id) or document
+        return document
+
+    def get_run(self, campaign_id: str, run_id: str, consistent: bool = True) -> dict[str, Any] | None:
+        found = client("dynamodb").get_item(
+            TableName=self.table, Key=run_key(campaign_id, run_id), ConsistentRead=consistent
+        ).get("Item")
+        return from_item(found) if found else None
+
+    def update_run(self, campaign_id: str, run_id: str, values: dict[str, Any], *, only_if_status: str | None = None) -> bool:
+        """Set attributes; with ``only_if_status`` the write happens only from that status
+        (returns False when it did not)."""
+        values = {**values, "updated_at": now()}
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        attr_values = {f":v{i}": to_value(value) for i, value in enumerate(values.values())}
+        kwargs: dict[str, Any] = {}
+        if only_if_status:
+            names["#status"] = "status"
+            attr_values[":expected"] = {"S": only_if_status}
+            kwargs["ConditionExpression"] = "#status = :expected"
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=run_key(campaign_id, run_id),
+                UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attr_values,
+                **kwargs,
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def stop_run(self, campaign_id: str, run_id: str, status: str, reason: str) -> bool:
+        """Move a RUNNING run to ``status`` (first writer wins: the first reason is kept)."""
+        return self.update_run(campaign_id, run_id, {"status": status, "reason": reason}, only_if_status=ACTIVE)
+
+    # Batch records -----------------------------------------------------------------------
+
+    def get_batch(self, run_id: str, batch: int) -> dict[str, Any] | None:
+        found = client("dynamodb").get_item(TableName=self.table, Key=batch_key(run_id, batch), ConsistentRead=True).get("Item")
+        return from_item(found) if found else None
+
+    def put_batch(self, run_id: str, batch: int, record: dict[str, Any]) -> None:
+        document = {**record, "updated_at": now(), "expires_at": now() + self.ttl_seconds}
+        client("dynamodb").put_item(TableName=self.table, Item={**batch_key(run_id, batch), **to_item(document)})
+
+    def iter_batches(self, run_id: str):
+        paginator = client("dynamodb").get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"RUN#{run_id}"}, ":prefix": {"S": "BATCH#"}},
+            ConsistentRead=True,
+        ):
+            for item in page.get("Items", []):
+                yield from_item(item)

@@ -1,0 +1,29 @@
+"""Function settings, read from the environment that template.yaml's Globals declare."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str = Field(alias="BUCKET_NAME")
+    runs_table: str = Field(alias="RUNS_TABLE")
+    ledger_table: str = Field(alias="LEDGER_TABLE")
+    suppression_table: str = Field(alias="SUPPRESSION_TABLE")
+    state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
+    configuration_set: str | None = Field(default=None, alias="CONFIGURATION_SET")
+    unsubscribe_base_url: str = Field(alias="UNSUBSCRIBE_BASE_URL")
+    unsubscribe_secret_arn: str | None = Field(default=None, alias="UNSUBSCRIBE_SECRET_ARN")
+    max_concurrency_cap: int = Field(default=40, alias="MAX_CONCURRENCY_CAP", ge=1, le=10000)
+    ledger_ttl_days: int = Field(default=400, alias="LEDGER_TTL_DAYS", ge=1)
+    run_record_ttl_days: int = Field(default=400, alias="RUN_RECORD_TTL_DAYS", ge=1)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.model_validate({k: v for k, v in os.environ.items() if v != ""})

@@ -1,0 +1,1 @@
+"""Pure domain logic: importable and testable without AWS."""

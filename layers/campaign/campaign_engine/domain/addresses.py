@@ -1,0 +1,32 @@
+"""Email address validation and normalisation."""
+
+from __future__ import annotations
+
+import hashlib
+
+from email_validator import EmailNotValidError, validate_email
+
+
+class InvalidAddress(ValueError):
+    pass
+
+
+def normalise(raw: str) -> str:
+    """Return the address used for sending, dedupe and the ledger.
+
+    Lower-cased as a whole: mailbox providers treat the local part case-insensitively in
+    practice, and two rows differing only in case are the same person.
+    """
+    candidate = raw.strip()
+    if not candidate:
+        raise InvalidAddress("email is empty")
+    try:
+        result = validate_email(candidate, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(str(exc)) from None
+    return result.normalized.lower()
+
+
+def address_hash(address: str) -> str:
+    """A short stable pseudonym for logs and records that must not hold the address."""
+    return hashlib.sha256(address.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,89 @@
+"""SES template content (``templates/<name>.json``) and the variables it needs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import TemplateError
+from .validation import describe
+
+# {{name}}, {{{name}}}, {{#if name}}, {{/if}}, {{else}}, {{name.sub}}, {{! comment }}
+_MUSTACHE = re.compile(r"\{\{(\{?)\s*([#/^!>&]?)\s*([^}]*?)\s*\}?\}\}")
+_BLOCK_SCOPES = {"each", "with"}  # inside these, names refer to the item, not the row
+_KEYWORDS = {"else", "this", "true", "false", "null", "undefined"}
+
+
+class TemplateContent(BaseModel):
+    """SES ``EmailTemplateContent``: the same keys as the AWS CLI and API use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    Subject: str = Field(min_length=1, max_length=998)
+    Html: str | None = None
+    Text: str | None = None
+
+    @model_validator(mode="after")
+    def _has_body(self) -> TemplateContent:
+        if not self.Html and not self.Text:
+            raise ValueError("a template needs 'Html', 'Text' or both")
+        return self
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
+
+    def required_variables(self) -> set[str]:
+        """Top-level names referenced outside ``#each``/``#with``/``#if`` blocks: a row
+        missing any of them fails to render at SES."""
+        needed: set[str] = set()
+        for part in (self.Subject, self.Html or "", self.Text or ""):
+            needed |= _top_level_names(part)
+        return needed
+
+
+def _top_level_names(text: str) -> set[str]:
+    names: set[str] = set()
+    depth = 0
+    for match in _MUSTACHE.finditer(text):
+        sigil, body = match.group(2), match.group(3)
+        if sigil == "!":
+            continue
+        if sigil in ("#", "^"):
+            depth += 1
+            continue
+        if sigil == "/":
+            depth = max(0, depth - 1)
+            continue
+        if depth or not body:
+            continue
+        token = body.split()[0] if " " not in body.strip() else None
+        if token is None:
+            continue  # helper call such as {{lookup a b}}: not a plain variable
+        root = token.split(".")[0]
+        if root and root not in _KEYWORDS and not root.startswith("@") and not root.startswith(".."):
+            names.add(root)
+    return names
+
+
+def block_helpers(text: str) -> set[str]:
+    return {m.group(3).split()[0] for m in _MUSTACHE.finditer(text) if m.group(2) == "#" and m.group(3)}
+
+
+def parse_template(raw: bytes | str, *, source: str) -> TemplateContent:
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"not valid JSON: {exc}", where=source) from None
+    if isinstance(document, dict) and "TemplateContent" in document:
+        document = document["TemplateContent"]  # accept the shape `aws sesv2 get-email-template` prints
+    try:
+        return TemplateContent.model_validate(document)
+    except ValidationError as exc:
+        raise TemplateError(describe(exc), where=source) from None
+
+
+def missing_variables(content: TemplateContent, data: dict[str, Any]) -> list[str]:
+    return sorted(name for name in content.required_variables() if data.get(name) in (None, ""))

@@ -1,0 +1,258 @@
+"""SendBatch: one batch of <= 50 recipients, exactly once.
+
+    run still RUNNING? -> drop suppressed -> reserve in the ledger -> mark in flight
+    -> SES SendBulkEmail -> record per-entry results -> retry only throttled entries
+
+The batch record (runs table) is written before and after every SES call. A retried batch
+reads it first: entries that were in flight when the last attempt died may have been sent,
+so they become UNKNOWN and are never sent again; entries that were never attempted, or were
+throttled, are sent now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from ..adapters import ses, storage
+from ..adapters.aws import error_code
+from ..adapters.ledger import FAILED, RELEASED, SENT, UNKNOWN, Ledger
+from ..adapters.runs import ACTIVE, RunStore
+from ..adapters.secrets import signing_key
+from ..adapters.suppression import SuppressionList
+from ..config import Settings
+from ..domain import tokens
+from ..domain.addresses import address_hash
+from ..domain.contracts import Batch, Recipient, SendBatchInput, SendBatchOutput
+from ..domain.errors import AccountLevelError, ThrottledError
+from ..domain.outcomes import empty_counts
+from ..domain.pacing import min_batch_seconds
+from ..domain.sending import (
+    ACCOUNT_LEVEL,
+    ACCOUNT_LEVEL_ERRORS,
+    RETRYABLE_ERRORS,
+    EntryResult,
+    backoff_seconds,
+    build_request,
+    parse_results,
+)
+from ..observability import count_outcomes, logger
+
+# Entry states in a batch record, and the outcome each ends as in the report.
+INFLIGHT, PENDING = "INFLIGHT", "PENDING"
+STATE_OUTCOME = {
+    SENT: "sent",
+    FAILED: "failed",
+    UNKNOWN: "unknown",
+    INFLIGHT: "unknown",
+    "SUPPRESSED": "suppressed",
+    "DUPLICATE": "duplicate",
+    PENDING: "not_sent",
+    RELEASED: "not_sent",
+}
+MAX_ATTEMPTS = 4  # in this invocation; Step Functions retries the batch after that
+SLEEP = time.sleep  # the local stack and tests may swap in a faster clock
+
+
+def counts_of(entries: dict[str, str]) -> dict[str, int]:
+    counts = empty_counts()
+    for state in entries.values():
+        counts[STATE_OUTCOME[state]] += 1
+    return counts
+
+
+class BatchSender:
+    def __init__(self, settings: Settings, request: SendBatchInput) -> None:
+        self.settings = settings
+        self.context = request.context
+        self.item = request.item
+        self.store = RunStore(settings.runs_table, settings.run_record_ttl_days)
+        self.ledger = Ledger(settings.ledger_table)
+        self.record: dict[str, Any] = {}
+        self.entries: dict[str, str] = {}
+
+    # -- the use case ----------------------------------------------------------------------
+
+    def run(self) -> SendBatchOutput:
+        ctx, item = self.context, self.item
+        run = self.store.get_run(ctx.campaign_id, ctx.run_id)
+        status = (run or {}).get("status")
+        if status != ACTIVE:
+            logger.info("run not active: batch sends nothing", extra={"batch": item.batch, "status": status})
+            return SendBatchOutput(batch=item.batch, segment=item.segment, skipped_reason=f"run is {status}")
+
+        self.record = self.store.get_batch(ctx.run_id, item.batch) or {"segment": item.segment, "entries": {}}
+        self.entries = self.record.setdefault("entries", {})
+        if self.record.get("state") == "DONE":
+            return self._output()
+
+        raw = storage.get_range(self.settings.bucket, ctx.batches_key, item.offset, item.length)
+        batch = Batch.model_validate_json(raw)
+        if batch.batch != item.batch:
+            raise ValueError(f"batch pointer {item.batch} read batch {batch.batch}: items and batches disagree")
+        by_hash = {address_hash(r.email): r for r in batch.recipients}
+
+        self._recover_in_flight(by_hash)
+        todo = [r for h, r in by_hash.items() if self.entries.get(h) in (None, PENDING)]
+        todo = self._drop_suppressed(todo)
+        todo = self._reserve(todo)
+        self._send(batch, todo)
+        self.record["state"] = "DONE"
+        self._save()
+        counts = counts_of(self.entries)
+        count_outcomes(ctx.campaign_id, counts)
+        return self._output()
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _recover_in_flight(self, by_hash: dict[str, Recipient]) -> None:
+        """An earlier attempt died during an SES call: those recipients may have the message."""
+        lost = [h for h, state in self.entries.items() if state == INFLIGHT]
+        if not lost:
+            return
+        logger.warning("batch retried after an interrupted send: entries become unknown",
+                       extra={"batch": self.item.batch, "entries": len(lost)})
+        for h in lost:
+            self.entries[h] = UNKNOWN
+        self._save()
+        self.ledger.settle(campaign_id=self.context.campaign_id, occurrence=self.context.occurrence,
+                           outcomes={by_hash[h].email: self._ledger_values(UNKNOWN) for h in lost if h in by_hash})
+
+    def _drop_suppressed(self, recipients: list[Recipient]) -> list[Recipient]:
+        if not recipients:
+            return recipients
+        suppressed = SuppressionList(self.settings.suppression_table).suppressed(
+            [r.email for r in recipients], topic=self.context.topic)
+        for r in recipients:
+            if r.email in suppressed:
+                self.entries[address_hash(r.email)] = "SUPPRESSED"
+        return [r for r in recipients if r.email not in suppressed]
+
+    def _reserve(self, recipients: list[Recipient]) -> list[Recipient]:
+        if not recipients:
+            return recipients
+        ctx = self.context
+        reservation = self.ledger.reserve(
+            campaign_id=ctx.campaign_id, occurrence=ctx.occurrence, run_id=ctx.run_id, batch=self.item.batch,
+            addresses=[r.email for r in recipients], expires_at=ctx.ledger_expires_at,
+        )
+        for address in reservation.taken:
+            self.entries[address_hash(address)] = "DUPLICATE"
+        held = set(reservation.reserved)
+        return [r for r in recipients if r.email in held]
+
+    def _send(self, batch: Batch, pending: list[Recipient]) -> None:
+        if not pending:
+            return
+        secret = signing_key(self.settings.unsubscribe_secret_arn) if self.settings.unsubscribe_secret_arn else b""
+        if not secret:
+            raise RuntimeError("UNSUBSCRIBE_SECRET_ARN is not set: refusing to send without signed unsubscribe links")
+        ctx = self.context
+
+        def url_for(address: str) -> str:
+            token = tokens.sign(secret, tokens.UnsubscribeClaim(address, ctx.campaign_id, ctx.topic))
+            return tokens.unsubscribe_url(self.settings.unsubscribe_base_url, token)
+
+        paced_until = time.monotonic()
+        for attempt in range(MAX_ATTEMPTS):
+            for r in pending:
+                self.entries[address_hash(r.email)] = INFLIGHT
+            self._save()
+            wait = paced_until - time.monotonic()
+            if wait > 0:
+                SLEEP(wait)
+            paced_until = time.monotonic() + min_batch_seconds(len(pending), ctx.worker_rate)
+            results = self._call_ses(build_request(ctx, batch, pending, url_for), pending)
+            if results is None:  # the whole call was throttled: nothing was sent
+                retry = pending
+            else:
+                retry = self._record(pending, results)
+            if not retry:
+                break
+            pending = retry
+            SLEEP(backoff_seconds(attempt))
+        else:
+            self._save()
+            raise ThrottledError(f"batch {self.item.batch}: {len(pending)} entries still throttled after "
+                                 f"{MAX_ATTEMPTS} attempts")
+        wait = paced_until - time.monotonic()
+        if wait > 0:
+            SLEEP(wait)  # keep this worker under its share of the send rate before its next batch
+
+    def _call_ses(self, request: dict[str, Any], pending: list[Recipient]) -> list[EntryResult] | None:
+        try:
+            response = ses.send_bulk(request)
+        except Exception as exc:
+            code = error_code(exc)
+            if code in RETRYABLE_ERRORS:
+                for r in pending:
+                    self.entries[address_hash(r.email)] = PENDING
+                self._save()
+                return None
+            if code in ACCOUNT_LEVEL_ERRORS or code == "BadRequestException":
+                # SES refused the whole call, so none of these was sent: release them.
+                message = getattr(exc, "response", {}).get("Error", {}).get("Message") or str(exc)
+                self._stop_account_level(pending, code, message)
+            raise  # anything else: entries stay INFLIGHT and a retry reports them unknown
+        return parse_results(response, len(pending))
+
+    def _record(self, pending: list[Recipient], results: list[EntryResult]) -> list[Recipient]:
+        retry: list[Recipient] = []
+        settled: dict[str, dict[str, Any]] = {}
+        account_level: list[tuple[Recipient, EntryResult]] = []
+        for r, result in zip(pending, results):
+            h = address_hash(r.email)
+            if result.sent:
+                self.entries[h] = SENT
+                settled[r.email] = self._ledger_values(SENT, message_id=result.message_id)
+            elif result.retryable:
+                self.entries[h] = PENDING
+                retry.append(r)
+            elif result.status in ACCOUNT_LEVEL:
+                account_level.append((r, result))
+            else:
+                self.entries[h] = FAILED
+                settled[r.email] = self._ledger_values(FAILED, error=f"{result.status}: {result.error or ''}".strip())
+        self._save()
+        if settled:
+            self.ledger.settle(campaign_id=self.context.campaign_id, occurrence=self.context.occurrence,
+                               outcomes=settled)
+        if account_level:
+            r, result = account_level[0]
+            self._stop_account_level([r for r, _ in account_level], result.status, result.error or result.status)
+        if retry:
+            statuses = Counter(res.status for res in results if res.retryable)
+            logger.info("entries to retry", extra={"batch": self.item.batch, "statuses": dict(statuses)})
+        return retry
+
+    def _stop_account_level(self, recipients: list[Recipient], reason: str, message: str) -> None:
+        for r in recipients:
+            self.entries[address_hash(r.email)] = RELEASED
+        self._save()
+        self.ledger.settle(campaign_id=self.context.campaign_id, occurrence=self.context.occurrence,
+                           outcomes={r.email: self._ledger_values(RELEASED) for r in recipients})
+        self.store.stop_run(self.context.campaign_id, self.context.run_id, "FAILED",
+                            f"SES refused the send ({reason}): {message}")
+        logger.error("account-level SES error: run stopped", extra={"reason": reason, "batch": self.item.batch})
+        raise AccountLevelError(reason, message)
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _ledger_values(self, status: str, **extra: Any) -> dict[str, Any]:
+        return {"status": status, "run_id": self.context.run_id, "batch": self.item.batch,
+                "expires_at": self.context.ledger_expires_at, **extra}
+
+    def _save(self) -> None:
+        self.record["segment"] = self.item.segment
+        self.record["counts"] = counts_of(self.entries)
+        self.store.put_batch(self.context.run_id, self.item.batch, self.record)
+
+    def _output(self) -> SendBatchOutput:
+        return SendBatchOutput(batch=self.item.batch, segment=self.item.segment, counts=counts_of(self.entries))
+
+
+def send_batch(request: SendBatchInput, settings: Settings) -> SendBatchOutput:
+    return BatchSender(settings, request).run()
+
+

@@ -1,0 +1,124 @@
+"""StartCampaign: turn an upload or a schedule into exactly one execution."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from ..adapters import storage
+from ..adapters.aws import client, error_code
+from ..config import Settings
+from ..domain.campaign import CampaignDefinition, check_campaign_id, parse_definition
+from ..domain.contracts import AudienceRef, RunInput
+from ..domain.errors import CampaignError
+from ..observability import logger
+
+INCOMING = re.compile(r"^incoming/(?P<campaign>[^/]+)/(?P<file>.+)$")
+
+
+def definition_key(campaign_id: str) -> str:
+    return f"campaigns/{campaign_id}.json"
+
+
+def load_definition(settings: Settings, campaign_id: str) -> CampaignDefinition:
+    key = definition_key(campaign_id)
+    return parse_definition(storage.get_bytes(settings.bucket, key), source=f"s3://{settings.bucket}/{key}",
+                            campaign_id=campaign_id)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:20]
+
+
+def run_for_upload(settings: Settings, key: str, etag: str | None, version_id: str | None) -> RunInput | None:
+    match = INCOMING.match(key)
+    if not match or key.endswith("/"):
+        logger.warning("ignoring an object outside incoming/<campaign_id>/", extra={"key": key})
+        return None
+    campaign_id = check_campaign_id(match["campaign"], where=f"s3://{settings.bucket}/{key}")
+    definition = _definition_or_none(settings, campaign_id)
+    # The same bytes under the same key are the same run: the ETag, not the version or the
+    # event time, names it, so a repeated notification or an identical re-upload starts nothing.
+    content_id = _digest(key, (etag or "").strip('"'))
+    occurrence = f"upload-{content_id}" if definition and definition.recurring else "once"
+    return RunInput(
+        campaign_id=campaign_id,
+        run_id=f"{campaign_id}-u-{content_id}",
+        occurrence=occurrence,
+        trigger="upload",
+        audience=AudienceRef(key=key, etag=etag, version_id=version_id),
+    )
+
+
+def run_for_schedule(settings: Settings, campaign_id: str, scheduled_time: str) -> RunInput:
+    check_campaign_id(campaign_id, where="schedule input: campaign_id")
+    definition = load_definition(settings, campaign_id)
+    if not definition.audience_key:
+        raise CampaignError("a scheduled run needs 'audience_key' in the campaign definition",
+                            where=f"{definition_key(campaign_id)}: audience_key")
+    when = datetime.fromisoformat(scheduled_time.replace("Z", "+00:00"))
+    stamp = when.strftime("%Y%m%dT%H%M%SZ")
+    head = storage.head(settings.bucket, definition.audience_key)
+    return RunInput(
+        campaign_id=campaign_id,
+        run_id=f"{campaign_id}-s-{stamp}",
+        occurrence=f"scheduled-{stamp}" if definition.recurring else "once",
+        trigger="schedule",
+        audience=AudienceRef(key=definition.audience_key, etag=head.get("ETag"), version_id=head.get("VersionId")),
+        scheduled_time=scheduled_time,
+    )
+
+
+def _definition_or_none(settings: Settings, campaign_id: str) -> CampaignDefinition | None:
+    """Validate early for the log; a broken definition still starts a run, so that Prepare
+    records the failure in a run record and report, where the team looks for it."""
+    try:
+        return load_definition(settings, campaign_id)
+    except CampaignError as exc:
+        logger.error("campaign definition is not valid; the run will fail before sending",
+                     extra={"campaign_id": campaign_id, "error": exc.to_dict()})
+        return None
+
+
+def start_execution(settings: Settings, run: RunInput) -> dict[str, Any]:
+    payload = run.model_dump_json(exclude_none=True)
+    try:
+        response = client("stepfunctions").start_execution(
+            stateMachineArn=settings.state_machine_arn, name=run.run_id, input=payload
+        )
+    except Exception as exc:
+        if error_code(exc) == "ExecutionAlreadyExists":
+            logger.info("run already started: duplicate trigger ignored", extra={"run_id": run.run_id})
+            return {"run_id": run.run_id, "started": False, "duplicate": True}
+        raise
+    logger.info("run started", extra={"run_id": run.run_id, "execution_arn": response["executionArn"]})
+    return {"run_id": run.run_id, "started": True, "execution_arn": response["executionArn"]}
+
+
+def s3_records(event: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    out = []
+    for record in event.get("Records", []):
+        s3 = record.get("s3", {})
+        obj = s3.get("object", {})
+        out.append((unquote_plus(obj.get("key", "")), obj.get("eTag"), obj.get("versionId")))
+    return out
+
+
+def handle(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    if "Records" in event:
+        results = []
+        for key, etag, version_id in s3_records(event):
+            run = run_for_upload(settings, key, etag, version_id)
+            if run is not None:
+                results.append(start_execution(settings, run))
+        return {"runs": results}
+    if event.get("source") == "schedule":
+        run = run_for_schedule(settings, event["campaign_id"], event["scheduled_time"])
+        return {"runs": [start_execution(settings, run)]}
+    raise CampaignError(f"unrecognised trigger event with keys {sorted(event)}: expected S3 Records or a schedule",
+                        where="StartCampaign input")
+
+
