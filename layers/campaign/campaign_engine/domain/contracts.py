@@ -85,7 +85,6 @@ class PrepareOutput(_Model):
     status: Literal["READY", "EMPTY", "FAILED"]
     context: SendContext | None = None
     items_key: str | None = None
-    results_prefix: str | None = None
     batch_count: int = 0
     max_concurrency: int = 1
     error: dict[str, str] | None = None

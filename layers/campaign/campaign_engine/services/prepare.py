@@ -231,7 +231,6 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally]:
         status="READY" if writer.count else "EMPTY",
         context=context,
         items_key=writer.items_key,
-        results_prefix=f"{prefix}/map",
         batch_count=writer.count,
         max_concurrency=plan.max_concurrency,
     ), tally

@@ -1,0 +1,35 @@
+"""Shared fixtures. AWS is always moto, function-scoped, with dummy credentials."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+SENDER = "example.com"
+
+
+def load_event(relative: str) -> dict:
+    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def stack():
+    """The local stack built from template.yaml: moto, in-process handlers, local SES."""
+    from campaign_local.stack import LocalStack
+
+    with LocalStack.start() as local:
+        local.verify_sender(SENDER)
+        yield local
+
+
+@pytest.fixture
+def recipe_stack(stack):
+    """The local stack with the recipe's templates and campaign definition in the bucket."""
+    for path in (ROOT / "templates").glob("*.json"):
+        stack.put_json(f"templates/{path.stem}.json", json.loads(path.read_text()))
+    stack.put_json("campaigns/recipe.json", json.loads((ROOT / "examples/recipe/campaign.json").read_text()))
+    return stack
