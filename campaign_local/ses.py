@@ -320,7 +320,7 @@ def _error_status(code: str) -> int:
     return model.shape_for(code).metadata.get("error", {}).get("httpStatusCode", 400)
 
 
-class SesV2Error(JsonRESTError):
+class _SesV2Error(JsonRESTError):
     """An SES v2 error with the HTTP status botocore's model gives its code."""
 
     def __init__(self, error_code: str, message: str) -> None:
@@ -328,12 +328,12 @@ class SesV2Error(JsonRESTError):
         self.code = _error_status(error_code)
 
 
-def _bad_request(message: str) -> SesV2Error:
-    return SesV2Error("BadRequestException", message)
+def _bad_request(message: str) -> _SesV2Error:
+    return _SesV2Error("BadRequestException", message)
 
 
-def _not_found(message: str) -> SesV2Error:
-    return SesV2Error("NotFoundException", message)
+def _not_found(message: str) -> _SesV2Error:
+    return _SesV2Error("NotFoundException", message)
 
 
 # --------------------------------------------------------------------------- request helpers
@@ -429,7 +429,7 @@ def _address_of(value: str) -> str:
 # --------------------------------------------------------------------------- rendering
 
 
-class RenderingError(Exception):
+class _RenderingError(Exception):
     """A template could not be rendered; the message is the one SES uses."""
 
 
@@ -459,15 +459,15 @@ class _Missing:
         return _Missing(f"{self._path}.{key}")
 
     def __str__(self) -> str:
-        raise RenderingError(f"Attribute '{self._path}' is not present in the rendering data.")
+        raise _RenderingError(f"Attribute '{self._path}' is not present in the rendering data.")
 
 
 class _RenderData:
     """A JSON object as pybars sees it: absent keys give :class:`_Missing` instead of None.
 
-    Not a dict subclass on purpose: pybars falls back to ``getattr`` when a key is absent, and
-    dict methods such as ``items`` or ``values`` would then pose as template variables.
-    ``prefix`` is the object's dotted path from the data root, so ``{{user.first}}`` reports
+    Lookups never raise KeyError, so pybars never falls back to ``getattr`` (where dict methods
+    such as ``items`` or ``values`` would pose as template variables); no dict subclass either,
+    for the same reason. ``prefix`` is the object's dotted path from the data root, so ``{{user.first}}`` reports
     ``user.first``; objects inside lists start afresh, as ``{{#each}}`` bodies name them.
     """
 
@@ -518,10 +518,10 @@ def _compiled(source: str) -> Callable[..., str]:
 def _render_part(source: str, data: _RenderData) -> str:
     try:
         return str(_compiled(source)(data))
-    except RenderingError:
+    except _RenderingError:
         raise
     except Exception as exc:  # pybars syntax errors and helper failures
-        raise RenderingError(f"Template rendering failed: {exc}") from exc
+        raise _RenderingError(f"Template rendering failed: {exc}") from exc
 
 
 def _render_content(content: dict[str, str], data: dict[str, Any]) -> dict[str, str]:
@@ -586,7 +586,7 @@ def _create_email_template(self: SESV2Response) -> str:
     state = _state(self.current_account, self.region)
     with state.lock:
         if name in state.templates:
-            raise SesV2Error("AlreadyExistsException", f"Template {name} already exists.")
+            raise _SesV2Error("AlreadyExistsException", f"Template {name} already exists.")
         state.templates[name] = _Template(name, content, state.behaviour.clock(), list(params.get("Tags") or []))
     return "{}"
 
@@ -647,7 +647,7 @@ def _test_render_email_template(self: SESV2Response) -> str:
         raise _bad_request(f"Invalid TemplateData: {exc}") from None
     try:
         rendered = _render_content(content, data)
-    except RenderingError as exc:
+    except _RenderingError as exc:
         raise _bad_request(str(exc)) from None
     return json.dumps({"RenderedTemplate": _mime(rendered, now)})
 
@@ -740,7 +740,7 @@ def _list_suppressed_destinations(self: SESV2Response) -> str:
     try:
         after = _decode_token(_query_value(self, "NextToken"))
     except ValueError:
-        raise SesV2Error("InvalidNextTokenException", "The NextToken is invalid.") from None
+        raise _SesV2Error("InvalidNextTokenException", "The NextToken is invalid.") from None
     state = _state(self.current_account, self.region)
     with state.lock:
         matching = {
@@ -864,9 +864,9 @@ def _parse_bulk_request(params: dict[str, Any]) -> _BulkRequest:
     )
 
 
-def _not_verified(region: str, identities: list[str]) -> SesV2Error:
+def _not_verified(region: str, identities: list[str]) -> _SesV2Error:
     # SES's wording, region in capitals; the addresses are the caller's own input.
-    return SesV2Error(
+    return _SesV2Error(
         "MessageRejected",
         "Email address is not verified. The following identities failed the check in region "
         f"{region.upper()}: {', '.join(identities)}",
@@ -902,7 +902,7 @@ def _configuration_set(core: Any, name: str | None) -> Any:
 
 def _check_account_sending(current: SesBehaviour) -> None:
     if not current.sending_enabled:
-        raise SesV2Error("SendingPausedException", "Sending is paused for this account.")
+        raise _SesV2Error("SendingPausedException", "Sending is paused for this account.")
 
 
 def _check_configuration_set_sending(config_set: Any) -> None:
@@ -910,7 +910,7 @@ def _check_configuration_set_sending(config_set: Any) -> None:
     options = getattr(config_set, "enabled", None)
     enabled = options.get("SendingEnabled") if isinstance(options, dict) else options
     if enabled is False:
-        raise SesV2Error("SendingPausedException", "Sending is paused for this configuration set.")
+        raise _SesV2Error("SendingPausedException", "Sending is paused for this configuration set.")
 
 
 def _suppressed_reasons(current: SesBehaviour, config_set: Any) -> set[str]:
@@ -988,7 +988,7 @@ def _deliver(
     recipients = {"to": entry.to, "cc": entry.cc, "bcc": entry.bcc}
     try:
         rendered = _render_content(ctx.content, data)
-    except RenderingError as exc:
+    except _RenderingError as exc:
         state.failures.append({**common, **recipients, "error": str(exc)})
         return
     kept = _without_suppressed(state, ctx, entry, common)
@@ -1035,7 +1035,7 @@ def _raise_pending_error(state: _AccountState) -> None:
     with state.lock:
         pending = state.pending_errors.popleft() if state.pending_errors else None
     if pending is not None:
-        raise SesV2Error(*pending)
+        raise _SesV2Error(*pending)
 
 
 def _content_to_send(state: _AccountState, request: _BulkRequest) -> dict[str, str]:

@@ -26,7 +26,7 @@ import boto3
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import cfn, lambdas
+from . import cfn, lambdas, moto_patches
 from . import ses as local_ses
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +84,7 @@ class LocalStack:
             engine_secrets.reset()
             settings.cache_clear()
             lambdas.install()
+            moto_patches.install()
             local_ses.install()
             local_ses.reset()
             stack = cls(template or ROOT / "template.yaml", {**LOCAL_PARAMETERS, **(parameters or {})})
@@ -94,6 +95,7 @@ class LocalStack:
             lambdas.REGISTRY.invocations.clear()
             lambdas.REGISTRY.hooks.clear()
             mock.stop()
+            moto_patches.uninstall()
             os.environ.clear()
             os.environ.update(saved)
 

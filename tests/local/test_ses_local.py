@@ -843,3 +843,11 @@ def test_suppressed_recipients_are_accepted_but_dropped(client: Any) -> None:
     ses.configure(suppressed_reasons=("BOUNCE",))
     send(client, [entry("gone@example.org")])
     assert [m["to"] for m in ses.sent_messages()][-1] == ["gone@example.org"]
+
+
+def test_configuration_set_suppression_options_override_the_account(client: Any) -> None:
+    client.put_suppressed_destination(EmailAddress="gone@example.org", Reason="BOUNCE")
+    client.create_configuration_set(ConfigurationSetName="no-suppression", SuppressionOptions={"SuppressedReasons": []})
+    assert statuses(send(client, [entry("gone@example.org")], ConfigurationSetName="no-suppression")) == ["SUCCESS"]
+    assert [m["to"] for m in ses.sent_messages()] == [["gone@example.org"]]
+    assert ses.suppressed_drops() == []

@@ -1,0 +1,107 @@
+"""Two fixes to moto's DynamoDB that the local stack needs, both behaviour-preserving.
+
+1. moto's DynamoDB is not thread-safe, and Distributed Map children run in parallel
+   threads: one lock around its request dispatch (DynamoDB handlers never call DynamoDB, so
+   it cannot deadlock).
+2. moto's TransactWriteItems deep-copies every table it touches to be able to roll back:
+   a run's ledger transactions became quadratic in the audience. This version checks every
+   condition first and writes only when all pass, which is DynamoDB's all-or-nothing
+   semantics without the copies (a transaction names each item at most once, so no
+   operation's condition depends on another's write).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend, get_filter_expression
+from moto.dynamodb.responses import DynamoHandler
+
+_original_transact = DynamoDBBackend.transact_write_items
+_original_call_action = DynamoHandler.call_action
+_LOCK = threading.RLock()
+
+
+def _call_action(self: DynamoHandler) -> Any:
+    with _LOCK:
+        return _original_call_action(self)
+
+
+def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    if op_type != "Put":
+        return op["Key"]
+    table = backend.get_table(op["TableName"])
+    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    return key
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    seen: set[tuple[str, str]] = set()
+    planned: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    errors: list[tuple[Any, Any, Any]] = []
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(item.items()))
+        if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+            raise ValueError("Unsupported transaction operation")
+        key = _key_of(self, op_type, op)
+        identity = (str(op["TableName"]), str(dict(sorted(key.items()))))
+        if identity in seen:
+            raise MultipleTransactionsException()
+        seen.add(identity)
+        try:
+            current = self.get_item(op["TableName"], key)
+            condition = op.get("ConditionExpression")
+            if condition is not None:
+                expression = get_filter_expression(
+                    condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                )
+                if not expression.expr(current):
+                    old = None
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        old = current.to_json()["Attributes"]
+                    errors.append(("ConditionalCheckFailed", "The conditional request failed", old))
+                    continue
+            errors.append((None, None, None))
+            planned.append((op_type, op, key))
+        except Exception as exc:  # as moto does: any other failure cancels the transaction
+            errors.append((type(exc).__name__, str(exc), None))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+    for op_type, op, key in planned:
+        names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        if op_type == "Put":
+            self.put_item(op["TableName"], op["Item"], expression_attribute_names=names,
+                          expression_attribute_values=values)
+        elif op_type == "Delete":
+            self.delete_item(op["TableName"], key, expression_attribute_names=names,
+                             expression_attribute_values=values)
+        elif op_type == "Update":
+            self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
+                             expression_attribute_names=names, expression_attribute_values=values)
+
+
+def install() -> None:
+    DynamoHandler.call_action = _call_action  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    DynamoHandler.call_action = _original_call_action  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _original_transact  # type: ignore[method-assign]
+
+
+__all__ = ["ConditionalCheckFailed", "install", "uninstall"]

@@ -1,0 +1,192 @@
+"""SendBatch handler with events/send_batch/batch.json, on the local stack.
+
+batch.json is what the Map's ItemSelector passes for batch 0 of the run in
+events/prepare/run_input.json, so each test first runs the real Prepare for that run: it
+writes the run record and the batches.jsonl the item points into.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import load_event
+
+from campaign_engine.adapters.runs import RunStore
+from campaign_engine.domain.errors import AccountLevelError
+from campaign_local import lambdas
+from campaign_local.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBSCRIBERS = ROOT / "examples/recipe/subscribers.json"
+BATCH_0 = ["subscriber1@example.com", "subscriber3@example.com"]
+
+
+def call(logical_id: str, event: dict[str, Any]) -> Any:
+    """Invoke a function's real handler in-process, with a Lambda context, as the stack does."""
+    name, code = next((n, c) for n, c in lambdas.REGISTRY.functions.items() if c.logical_id == logical_id)
+    context = lambdas.LambdaContext(name, f"arn:aws:lambda:us-east-1:123456789012:function:{name}", code)
+    return lambdas.load_handler(code)(event, context)
+
+
+def send(event: dict[str, Any]) -> dict[str, Any]:
+    return call("SendBatchFunction", event)
+
+
+def counts(**values: int) -> dict[str, int]:
+    zero = dict.fromkeys(("sent", "suppressed", "invalid", "duplicate", "skipped", "failed", "unknown", "not_sent"), 0)
+    return {**zero, **values}
+
+
+@pytest.fixture
+def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
+    """The recipe stack, notification off, after the real Prepare of events/prepare/run_input.json."""
+    recipe_stack.client("s3").put_bucket_notification_configuration(
+        Bucket=recipe_stack.bucket, NotificationConfiguration={})
+    recipe_stack.upload("incoming/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
+    yield recipe_stack
+    assert recipe_stack.executions() == [], "a handler test started an execution"
+
+
+@pytest.fixture(autouse=True)
+def prepared(local: LocalStack) -> dict[str, Any]:
+    """Prepare's output for events/prepare/run_input.json (run record, batches.jsonl, items.json)."""
+    output = call("PrepareFunction", load_event("prepare/run_input.json"))
+    assert output["status"] == "READY"
+    return output
+
+
+def store(stack: LocalStack) -> RunStore:
+    return RunStore(stack.environment["RUNS_TABLE"])
+
+
+def test_batch_event_is_what_the_item_selector_builds_from_prepare(local: LocalStack, prepared: dict[str, Any]) -> None:
+    event = load_event("send_batch/batch.json")
+
+    assert event == {"context": prepared["context"], "item": local.get_json(prepared["items_key"])[0]}
+
+
+def test_send_batch_sends_each_recipient_once_with_unsubscribe_headers_and_tags(local: LocalStack) -> None:
+    event = load_event("send_batch/batch.json")
+    run_id = event["context"]["run_id"]
+
+    output = send(event)
+
+    assert output == {"batch": 0, "segment": "new_customers", "counts": counts(sent=2), "skipped_reason": None}
+    messages = local.sent_messages()
+    assert sorted(m["to"][0] for m in messages) == BATCH_0
+    for message in messages:
+        assert message["template"] == "welcome-campaign"
+        assert message["from"] == "The Marketing Team <marketing@example.com>"
+        assert message["reply_to"] == ["support@example.com"]
+        assert message["configuration_set"] == local.environment["CONFIGURATION_SET"]
+        assert message["tags"] == {"campaign": "recipe", "run": run_id, "segment": "new_customers", "source": "recipe"}
+        unsubscribe = message["headers"]["List-Unsubscribe"]
+        assert unsubscribe.startswith("<https://example.com/unsubscribe?token=") and unsubscribe.endswith(">")
+        assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert unsubscribe[1:-1] in message["html"] and unsubscribe[1:-1] in message["text"]
+    by_to = {m["to"][0]: m for m in messages}
+    assert by_to["subscriber1@example.com"]["subject"] == "Welcome to Our Community, John Doe!"
+    assert by_to["subscriber3@example.com"]["subject"] == "Welcome to Our Community, Bob Johnson!"
+    record = store(local).get_batch(run_id, 0)
+    assert record["state"] == "DONE" and record["counts"] == counts(sent=2)
+    assert set(record["entries"].values()) == {"SENT"}
+    assert not any("@" in h for h in record["entries"])  # the batch record holds no raw addresses
+
+
+def test_the_same_batch_event_again_sends_nothing_more(local: LocalStack) -> None:
+    first = send(load_event("send_batch/batch.json"))
+    sent = local.sent_messages()
+
+    second = send(load_event("send_batch/batch.json"))
+
+    assert second == first
+    assert local.sent_messages() == sent
+    assert len(sent) == 2
+
+
+def test_a_batch_of_a_run_that_is_not_running_sends_nothing(local: LocalStack) -> None:
+    event = load_event("send_batch/batch.json")
+    run_id = event["context"]["run_id"]
+    for status in ("PAUSED", "CANCELLED"):
+        runs = store(local)
+        runs.update_run("recipe", run_id, {"status": status})
+
+        output = send(event)
+
+        assert output == {"batch": 0, "segment": "new_customers", "counts": counts(), "skipped_reason": f"run is {status}"}
+        assert local.sent_messages() == []
+        assert runs.get_batch(run_id, 0) is None
+    # Resumed: the batch goes out.
+    store(local).update_run("recipe", run_id, {"status": "RUNNING"})
+    assert send(event)["counts"] == counts(sent=2)
+
+
+def test_a_batch_without_a_run_record_sends_nothing(local: LocalStack) -> None:
+    event = load_event("send_batch/batch.json")
+    event["context"]["run_id"] = "recipe-u-no-such-run"
+
+    output = send(event)
+
+    assert output["skipped_reason"] == "run is None"
+    assert local.sent_messages() == []
+
+
+def test_a_corrected_upload_of_a_one_off_campaign_does_not_send_again(local: LocalStack) -> None:
+    send(load_event("send_batch/batch.json"))
+    # A second run of the same one-off campaign (a corrected file): same ledger scope "once".
+    rerun = load_event("prepare/run_input.json")
+    rerun["run_id"] = "recipe-u-corrected"
+    prepared = call("PrepareFunction", rerun)
+    item = local.get_json(prepared["items_key"])[0]
+
+    output = send({"context": prepared["context"], "item": item})
+
+    assert output["counts"] == counts(duplicate=2)
+    assert sorted(m["to"][0] for m in local.sent_messages()) == BATCH_0  # still once each
+
+
+def test_a_suppressed_recipient_is_dropped_before_sending(local: LocalStack) -> None:
+    local.client("dynamodb").put_item(
+        TableName=local.environment["SUPPRESSION_TABLE"],
+        Item={"address": {"S": "subscriber3@example.com"}, "scope": {"S": "ALL"}, "reason": {"S": "BOUNCE"}},
+    )
+
+    output = send(load_event("send_batch/batch.json"))
+
+    assert output["counts"] == counts(sent=1, suppressed=1)
+    assert [m["to"][0] for m in local.sent_messages()] == ["subscriber1@example.com"]
+
+
+def test_an_account_level_ses_error_stops_the_run_and_releases_the_batch(local: LocalStack) -> None:
+    event = load_event("send_batch/batch.json")
+    run_id = event["context"]["run_id"]
+    local.configure_ses(sending_enabled=False)
+
+    with pytest.raises(AccountLevelError) as caught:
+        send(event)
+
+    assert "SendingPaused" in str(caught.value)
+    assert local.sent_messages() == []
+    run = store(local).get_run("recipe", run_id)
+    assert run["status"] == "FAILED" and "SendingPaused" in run["reason"]
+    assert store(local).get_batch(run_id, 0)["counts"] == counts(not_sent=2)
+    # Every later batch of the run now sends nothing.
+    local.configure_ses(sending_enabled=True)
+    assert send(load_event("send_batch/batch.json"))["skipped_reason"] == "run is FAILED"
+    assert local.sent_messages() == []
+
+
+def test_every_batch_of_the_run_sends_its_segment(local: LocalStack, prepared: dict[str, Any]) -> None:
+    items = local.get_json(prepared["items_key"])
+
+    outputs = [send({"context": json.loads(json.dumps(prepared["context"])), "item": item}) for item in items]
+
+    assert [(o["batch"], o["segment"], o["counts"]["sent"]) for o in outputs] == [
+        (0, "new_customers", 2), (1, "loyal_customers", 1)]
+    promo = [m for m in local.sent_messages() if m["template"] == "product-promotion"]
+    assert [m["to"][0] for m in promo] == ["subscriber2@example.com"]
+    assert promo[0]["subject"] == "Exclusive Offer: 20% Off Smart Watch"

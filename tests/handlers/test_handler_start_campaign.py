@@ -1,0 +1,248 @@
+"""StartCampaign handler with the events/start_campaign/ files, on the local stack.
+
+The handler module is loaded the way the local stack loads it (``lambdas.load_handler`` with the
+FunctionCode it registered from template.yaml) and called directly, so a rejected event raises
+here exactly as the Lambda runtime would report it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import load_event
+
+from campaign_engine.domain.errors import CampaignError, DefinitionError
+from campaign_local import lambdas
+from campaign_local.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBSCRIBERS = ROOT / "examples/recipe/subscribers.json"
+SPACE_KEY = "incoming/recipe/spring subscribers.json"
+
+
+def call(logical_id: str, event: dict[str, Any]) -> Any:
+    """Invoke a function's real handler in-process, with a Lambda context, as the stack does."""
+    name, code = next((n, c) for n, c in lambdas.REGISTRY.functions.items() if c.logical_id == logical_id)
+    context = lambdas.LambdaContext(name, f"arn:aws:lambda:us-east-1:123456789012:function:{name}", code)
+    return lambdas.load_handler(code)(event, context)
+
+
+def start(event: dict[str, Any]) -> dict[str, Any]:
+    return call("StartCampaignFunction", event)
+
+
+def run_id_for_upload(campaign_id: str, key: str, etag: str) -> str:
+    """The deterministic name, computed independently of the code under test."""
+    return f"{campaign_id}-u-" + hashlib.sha256(f"{key}\n{etag}".encode()).hexdigest()[:20]
+
+
+def execution_inputs(stack: LocalStack) -> dict[str, dict[str, Any]]:
+    sfn = stack.client("stepfunctions")
+    return {e["name"]: json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])
+            for e in stack.executions()}
+
+
+@pytest.fixture
+def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
+    """The recipe stack; every execution a test starts is finished before the stack stops."""
+    yield recipe_stack
+    recipe_stack.wait_for_all(timeout=60)
+
+
+def test_s3_put_event_is_a_real_shaped_notification_for_the_local_bucket(local: LocalStack) -> None:
+    event = load_event("start_campaign/s3_put.json")
+    (record,) = event["Records"]
+    assert record["eventVersion"] == "2.1"
+    assert record["eventSource"] == "aws:s3"
+    assert record["eventName"] == "ObjectCreated:Put"
+    assert record["awsRegion"] == "us-east-1"
+    assert record["s3"]["bucket"]["name"] == local.bucket
+    assert record["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{local.bucket}"
+    obj = record["s3"]["object"]
+    assert obj["key"] == "incoming/recipe/spring+subscribers.json"  # URL-encoded: the space is '+'
+    # size and ETag are those of the example file, as S3 reports a single-part PUT of it.
+    assert obj["size"] == SUBSCRIBERS.stat().st_size
+    assert obj["eTag"] == hashlib.md5(SUBSCRIBERS.read_bytes()).hexdigest()
+    assert obj["versionId"] and obj["sequencer"]
+
+
+def test_s3_put_starts_one_execution_named_after_the_decoded_key_and_etag(local: LocalStack) -> None:
+    event = load_event("start_campaign/s3_put.json")
+    obj = event["Records"][0]["s3"]["object"]
+    expected = run_id_for_upload("recipe", SPACE_KEY, obj["eTag"])
+
+    first = start(event)
+    second = start(load_event("start_campaign/s3_put.json"))  # S3 may deliver a notification twice
+
+    (run,) = first["runs"]
+    assert run == {"run_id": expected, "started": True, "execution_arn": run["execution_arn"]}
+    assert run["execution_arn"].endswith(f":execution:campaign-local-campaign:{expected}")
+    # While the run is RUNNING, StartExecution with the same name and input answers with the
+    # same execution (Standard workflows are idempotent); once it is closed, ExecutionAlreadyExists.
+    (again,) = second["runs"]
+    assert again["run_id"] == expected
+    assert again.get("duplicate") is True or again["execution_arn"] == run["execution_arn"]
+    local.wait_for_all(timeout=60)
+    assert start(load_event("start_campaign/s3_put.json")) == {
+        "runs": [{"run_id": expected, "started": False, "duplicate": True}]}
+    inputs = execution_inputs(local)
+    assert list(inputs) == [expected]
+    assert inputs[expected] == {
+        "campaign_id": "recipe",
+        "run_id": expected,
+        "occurrence": "once",
+        "trigger": "upload",
+        "audience": {"key": SPACE_KEY, "etag": obj["eTag"], "version_id": obj["versionId"]},
+    }
+
+
+def test_s3_put_event_names_the_same_run_as_the_notification_of_the_real_upload(local: LocalStack) -> None:
+    # The bucket notification (URL-encoded key, as S3 sends it) starts the run...
+    local.upload(SPACE_KEY, SUBSCRIBERS.read_bytes())
+    (execution,) = local.executions()
+    assert execution["name"] == run_id_for_upload("recipe", SPACE_KEY, hashlib.md5(SUBSCRIBERS.read_bytes()).hexdigest())
+
+    # ...and the event file, a repeat of that notification, starts nothing more.
+    result = start(load_event("start_campaign/s3_put.json"))
+
+    assert result == {"runs": [{"run_id": execution["name"], "started": False, "duplicate": True}]}
+    assert len(local.executions()) == 1
+    (finished,) = local.wait_for_all(timeout=60)
+    assert finished["status"] == "SUCCEEDED"
+    assert sorted(m["to"][0] for m in local.sent_messages()) == [
+        "subscriber1@example.com", "subscriber2@example.com", "subscriber3@example.com"]
+
+
+def test_a_changed_object_under_the_same_key_is_a_new_run(local: LocalStack) -> None:
+    event = load_event("start_campaign/s3_put.json")
+    corrected = load_event("start_campaign/s3_put.json")
+    corrected["Records"][0]["s3"]["object"]["eTag"] = "0f343b0931126a20f133d67c2b018a3b"
+
+    first, second = start(event), start(corrected)
+
+    assert first["runs"][0]["started"] and second["runs"][0]["started"]
+    assert first["runs"][0]["run_id"] != second["runs"][0]["run_id"]
+    assert len(local.executions()) == 2
+
+
+def test_object_outside_incoming_is_ignored(local: LocalStack) -> None:
+    event = load_event("start_campaign/s3_put_outside_incoming.json")
+    assert event["Records"][0]["s3"]["object"]["key"] == "audiences/recipe/subscribers.json"
+
+    assert start(event) == {"runs": []}
+    assert local.executions() == []
+
+
+def test_keys_without_campaign_and_file_are_ignored(local: LocalStack) -> None:
+    for key in ("incoming/recipe/", "incoming/recipe.json", "Incoming/recipe/x.json", "runs/recipe/x/report.json"):
+        event = load_event("start_campaign/s3_put.json")
+        event["Records"][0]["s3"]["object"]["key"] = key
+        assert start(event) == {"runs": []}, key
+    assert local.executions() == []
+
+
+def test_schedule_starts_a_run_named_after_the_scheduled_time(local: LocalStack) -> None:
+    definition = json.loads((ROOT / "examples/recipe/campaign.json").read_text())
+    local.put_json("campaigns/recipe.json", {**definition, "audience_key": "audiences/recipe/subscribers.json"})
+    local.upload("audiences/recipe/subscribers.json", SUBSCRIBERS.read_bytes())  # not incoming/: no run
+    assert local.executions() == []
+    head = local.client("s3").head_object(Bucket=local.bucket, Key="audiences/recipe/subscribers.json")
+    event = load_event("start_campaign/schedule.json")
+    assert event == {"source": "schedule", "campaign_id": "recipe", "scheduled_time": "2026-11-23T09:00:00Z"}
+
+    first = start(event)
+    second = start(load_event("start_campaign/schedule.json"))  # Scheduler retries deliver again
+
+    run_id = "recipe-s-20261123T090000Z"
+    (run,) = first["runs"]
+    assert run["run_id"] == run_id and run["started"] is True
+    (again,) = second["runs"]
+    assert again["run_id"] == run_id
+    assert again.get("duplicate") is True or again["execution_arn"] == run["execution_arn"]
+    assert execution_inputs(local) == {run_id: {
+        "campaign_id": "recipe",
+        "run_id": run_id,
+        "occurrence": "once",  # the recipe is a one-off campaign: one ledger scope for every run
+        "trigger": "schedule",
+        "audience": {"key": "audiences/recipe/subscribers.json", "etag": head["ETag"], "version_id": head["VersionId"]},
+        "scheduled_time": "2026-11-23T09:00:00Z",
+    }}
+    (finished,) = local.wait_for_all(timeout=60)
+    assert finished["status"] == "SUCCEEDED"
+    assert len(local.sent_messages()) == 3
+    assert start(load_event("start_campaign/schedule.json")) == {
+        "runs": [{"run_id": run_id, "started": False, "duplicate": True}]}
+
+
+def test_schedule_with_a_missing_audience_is_rejected_naming_the_file(local: LocalStack) -> None:
+    definition = json.loads((ROOT / "examples/recipe/campaign.json").read_text())
+    local.put_json("campaigns/recipe.json", {**definition, "audience_key": "audiences/recipe/missing.json"})
+
+    with pytest.raises(CampaignError, match=r"audiences/recipe/missing\.json"):
+        start(load_event("start_campaign/schedule.json"))
+    assert local.executions() == []
+
+
+def test_schedule_of_a_recurring_campaign_gets_its_own_occurrence(local: LocalStack) -> None:
+    definition = json.loads((ROOT / "examples/recipe/campaign.json").read_text())
+    local.put_json("campaigns/recipe.json",
+                   {**definition, "recurring": True, "audience_key": "audiences/recipe/subscribers.json"})
+    local.upload("audiences/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
+
+    result = start(load_event("start_campaign/schedule.json"))
+
+    assert result["runs"][0]["run_id"] == "recipe-s-20261123T090000Z"
+    assert execution_inputs(local)["recipe-s-20261123T090000Z"]["occurrence"] == "scheduled-20261123T090000Z"
+
+
+def test_schedule_without_audience_key_is_rejected_naming_the_field(local: LocalStack) -> None:
+    with pytest.raises(CampaignError, match=r"audience_key") as caught:
+        start(load_event("start_campaign/schedule.json"))
+
+    assert "campaigns/recipe.json: audience_key" in str(caught.value)
+    assert local.executions() == []
+
+
+def test_schedule_for_an_unknown_campaign_names_the_definition_file(local: LocalStack) -> None:
+    event = {**load_event("start_campaign/schedule.json"), "campaign_id": "spring-sale"}
+
+    with pytest.raises(CampaignError, match=r"campaigns/spring-sale\.json"):
+        start(event)
+    assert local.executions() == []
+
+
+def test_schedule_with_a_bad_campaign_id_is_rejected_with_a_message(local: LocalStack) -> None:
+    for campaign_id in ("Spring Sale!", "../recipe", "", "x" * 49):
+        event = {**load_event("start_campaign/schedule.json"), "campaign_id": campaign_id}
+
+        with pytest.raises(DefinitionError) as caught:
+            start(event)
+
+        message = str(caught.value)
+        assert "schedule input: campaign_id" in message
+        assert f"campaign id '{campaign_id}' must be" in message
+    assert local.executions() == []
+
+
+def test_upload_under_a_bad_campaign_id_is_rejected_naming_the_key(local: LocalStack) -> None:
+    event = load_event("start_campaign/s3_put.json")
+    event["Records"][0]["s3"]["object"]["key"] = "incoming/Spring+Sale/subscribers.json"
+
+    with pytest.raises(DefinitionError) as caught:
+        start(event)
+
+    message = str(caught.value)
+    assert "campaign id 'Spring Sale' must be" in message
+    assert f"s3://{local.bucket}/incoming/Spring Sale/subscribers.json" in message
+    assert local.executions() == []
+
+
+def test_unrecognised_event_is_rejected_with_a_message(local: LocalStack) -> None:
+    with pytest.raises(CampaignError, match=r"unrecognised trigger event .*expected S3 Records or a schedule"):
+        start({"detail-type": "Scheduled Event", "source": "aws.events"})
+    assert local.executions() == []

@@ -1,0 +1,69 @@
+"""Address normalisation (used for sending, dedupe and the ledger) and the log pseudonym."""
+
+from __future__ import annotations
+
+import pytest
+from campaign_engine.domain.addresses import InvalidAddress, address_hash, normalise
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ann@example.com", "ann@example.com"),
+        ("  Ann@Example.COM \t", "ann@example.com"),
+        ("ANN.SMITH+news@EXAMPLE.com", "ann.smith+news@example.com"),
+        ("o'brien@example.ie", "o'brien@example.ie"),
+        ("success@simulator.amazonses.com", "success@simulator.amazonses.com"),
+    ],
+)
+def test_normalise(raw, expected):
+    assert normalise(raw) == expected
+
+
+def test_case_variants_normalise_to_the_same_address():
+    assert normalise("Subscriber1@Example.com") == normalise("subscriber1@example.COM")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "   ", "no-at-sign", "a@b", "two@@example.com", "a b@example.com", "@example.com", "ann@", "ann@.com"],
+)
+def test_invalid_addresses(raw):
+    with pytest.raises(InvalidAddress) as info:
+        normalise(raw)
+    assert str(info.value)
+
+
+def test_empty_address_message():
+    with pytest.raises(InvalidAddress, match="empty"):
+        normalise("  ")
+
+
+def test_invalid_address_is_a_value_error():
+    assert issubclass(InvalidAddress, ValueError)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SES does not support SMTPUTF8: a non-ASCII local part cannot be sent and must be an invalid row; "
+    "normalise() uses allow_smtputf8=True",
+)
+def test_non_ascii_local_part_is_invalid_for_ses():
+    with pytest.raises(InvalidAddress):
+        normalise("zoë@example.com")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SES needs a non-ASCII domain in Punycode; normalise() returns the Unicode form",
+)
+def test_international_domain_is_sent_as_punycode():
+    assert normalise("user@bücher.de") == "user@xn--bcher-kva.de"
+
+
+def test_address_hash_is_short_stable_and_distinct():
+    first = address_hash("ann@example.com")
+    assert first == address_hash("ann@example.com")
+    assert len(first) == 16 and int(first, 16) >= 0
+    assert first != address_hash("bob@example.com")
+    assert "ann" not in first
