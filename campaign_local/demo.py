@@ -86,13 +86,23 @@ def summary(report: dict[str, Any], seconds: float, out: Path) -> str:
     header = "segment".ljust(width) + "".join(c.rjust(11) for c in OUTCOME_COLUMNS) + "      rows"
     lines += ["", header, "-" * len(header)]
     for name, counts in report.get("segments", {}).items():
-        lines.append(name.ljust(width) + "".join(str(counts.get(c, 0)).rjust(11) for c in OUTCOME_COLUMNS)
-                     + str(sum(counts.values())).rjust(10))
+        lines.append(
+            name.ljust(width)
+            + "".join(str(counts.get(c, 0)).rjust(11) for c in OUTCOME_COLUMNS)
+            + str(sum(counts.values())).rjust(10)
+        )
     lines.append("-" * len(header))
-    lines.append("total".ljust(width) + "".join(str(report.get(c, 0)).rjust(11) for c in OUTCOME_COLUMNS)
-                 + str(report.get("rows", 0)).rjust(10))
-    lines += ["", f"Report:   {out / 'report.json'}", f"Messages: {out / 'messages.jsonl'}",
-              f"Rejects:  {out / 'rejects.jsonl'}"]
+    lines.append(
+        "total".ljust(width)
+        + "".join(str(report.get(c, 0)).rjust(11) for c in OUTCOME_COLUMNS)
+        + str(report.get("rows", 0)).rjust(10)
+    )
+    lines += [
+        "",
+        f"Report:   {out / 'report.json'}",
+        f"Messages: {out / 'messages.jsonl'}",
+        f"Rejects:  {out / 'rejects.jsonl'}",
+    ]
     return "\n".join(lines)
 
 
@@ -115,8 +125,10 @@ def run(args: argparse.Namespace) -> int:
         stack.upload(f"incoming/{campaign_id}/{audience.name}", audience.read_bytes())
         executions = stack.executions()
         if not executions:
-            print("No run started: is the upload under incoming/<campaign_id>/ and the campaign id valid?",
-                  file=sys.stderr)
+            print(
+                "No run started: is the upload under incoming/<campaign_id>/ and the campaign id valid?",
+                file=sys.stderr,
+            )
             return 2
         execution = stack.wait_for_execution(executions[0]["executionArn"], timeout=args.timeout)
         seconds = time.monotonic() - started

@@ -84,14 +84,19 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
     for op_type, op, key in planned:
         names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
         if op_type == "Put":
-            self.put_item(op["TableName"], op["Item"], expression_attribute_names=names,
-                          expression_attribute_values=values)
+            self.put_item(
+                op["TableName"], op["Item"], expression_attribute_names=names, expression_attribute_values=values
+            )
         elif op_type == "Delete":
-            self.delete_item(op["TableName"], key, expression_attribute_names=names,
-                             expression_attribute_values=values)
+            self.delete_item(op["TableName"], key, expression_attribute_names=names, expression_attribute_values=values)
         elif op_type == "Update":
-            self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
-                             expression_attribute_names=names, expression_attribute_values=values)
+            self.update_item(
+                op["TableName"],
+                key,
+                update_expression=op["UpdateExpression"],
+                expression_attribute_names=names,
+                expression_attribute_values=values,
+            )
 
 
 def install() -> None:

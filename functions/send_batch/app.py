@@ -11,6 +11,5 @@ from campaign_engine.services.send import send_batch
 @metrics.log_metrics
 def handler(event, context):
     request = SendBatchInput.model_validate(event)
-    logger.append_keys(campaign_id=request.context.campaign_id, run_id=request.context.run_id,
-                       batch=request.item.batch)
+    logger.append_keys(campaign_id=request.context.campaign_id, run_id=request.context.run_id, batch=request.item.batch)
     return send_batch(request, settings()).model_dump(mode="json")

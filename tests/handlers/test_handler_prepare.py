@@ -74,8 +74,8 @@ def assert_failed_before_sending(stack: LocalStack, output: dict[str, Any], even
     record = run_record(stack, event["campaign_id"], event["run_id"])
     assert record is not None and record["error"] == output["error"]
     assert record["status"] == "RUNNING"  # Finalize closes it as FAILED (see the finalize tests)
-    prefix = f"runs/{event['campaign_id']}/{event['run_id']}/"
-    assert not [k for k in keys_under(stack, prefix) if k.endswith(("batches.jsonl", "items.json"))]
+    items_key = f"runs/{event['campaign_id']}/{event['run_id']}/items.json"
+    assert items_key not in keys_under(stack, items_key) or stack.get_json(items_key) == []  # no batch queued
     assert stack.sent_messages() == []
     return " ".join(output["error"].get(part, "") for part in ("message", "where"))
 
@@ -126,6 +126,11 @@ def test_prepare_writes_batches_items_rejects_and_the_run_record(local: LocalSta
     names = {t["TemplateName"] for t in local.client("sesv2").list_email_templates()["TemplatesMetadata"]}
     assert names == {"welcome-campaign", "product-promotion"}
     assert local.sent_messages() == []
+
+    # Step Functions retries Prepare after a Lambda service error: the same run, the same batches.
+    assert prepare(load_event("prepare/run_input.json")) == output
+    assert local.get_lines(context["batches_key"]) == batches
+    assert run_record(local, "recipe", event["run_id"])["prepare"]["rows"] == 3
 
 
 def test_prepare_paces_from_the_local_ses_quota(local: LocalStack) -> None:
@@ -239,37 +244,31 @@ def test_prepare_stops_when_the_sample_row_lacks_a_template_variable(local: Loca
     assert output["error"]["where"] == f"s3://{local.bucket}/incoming/recipe/subscribers.json: line 11"
 
 
-@pytest.mark.parametrize(
-    ("key", "body", "expected"),
-    [
-        ("incoming/recipe/subscribers.xml", b"<subscribers/>", "unknown audience format"),
-        ("incoming/recipe/subscribers.csv", b"name,segment\nAnn,new_customers\n", "no email column"),
-        ("incoming/recipe/empty.csv", b"", "file is empty"),
-        ("incoming/recipe/empty.json", b"[]", "no rows"),
-        ("incoming/recipe/latin1.csv", "email,name\nzoe@example.com,Zoë\n".encode("latin-1"), "not UTF-8"),
-    ],
-    ids=["unknown-format", "no-email-column", "empty-file", "no-rows", "not-utf8"],
-)
-def test_prepare_with_a_bad_audience_fails_naming_the_file(local: LocalStack, key: str, body: bytes,
-                                                           expected: str) -> None:
-    event = with_audience(local, key, body)
-
-    output = prepare(event)
-
-    text = assert_failed_before_sending(local, output, event)
-    assert output["error"]["code"] == "audience_error"
-    assert expected in output["error"]["message"]
-    assert f"s3://{local.bucket}/{key}" in text
+BAD_AUDIENCES = [
+    ("incoming/recipe/subscribers.xml", b"<subscribers/>", "unknown audience format"),
+    ("incoming/recipe/subscribers.csv", b"name,segment\nAnn,new_customers\n", "no email column"),
+    ("incoming/recipe/empty.csv", b"", "file is empty"),
+    ("incoming/recipe/empty.json", b"[]", "no rows"),
+    ("incoming/recipe/cut.json", b'[{"email": "ann@example.com"}', "file ends inside the JSON array"),
+    ("incoming/recipe/latin1.csv", "email,name\nzoe@example.com,Zoë\n".encode("latin-1"), "not UTF-8"),
+    ("incoming/recipe/gone.json", None, "missing or unreadable"),
+]
 
 
-def test_prepare_with_a_missing_audience_fails_naming_the_file(local: LocalStack) -> None:
-    event = load_event("prepare/run_input.json")
-    event["audience"] = {"key": "incoming/recipe/gone.json"}
+def test_prepare_with_a_bad_audience_fails_naming_the_file(local: LocalStack) -> None:
+    for attempt, (key, body, expected) in enumerate(BAD_AUDIENCES):
+        if body is None:
+            event = load_event("prepare/run_input.json")
+            event["audience"] = {"key": key}
+        else:
+            event = with_audience(local, key, body)
+        event["run_id"] = f"{event['run_id']}-{attempt}"
 
-    output = prepare(event)
+        output = prepare(event)
 
-    text = assert_failed_before_sending(local, output, event)
-    assert f"s3://{local.bucket}/incoming/recipe/gone.json" in text
+        text = assert_failed_before_sending(local, output, event)
+        assert expected in output["error"]["message"], (key, output["error"])
+        assert f"s3://{local.bucket}/{key}" in text, (key, text)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -299,21 +298,9 @@ def test_prepare_of_a_stopped_run_does_nothing(local: LocalStack) -> None:
     assert keys_under(local, f"runs/recipe/{event['run_id']}/") == []
 
 
-def test_prepare_retried_for_the_same_run_prepares_the_same_batches(local: LocalStack) -> None:
-    event = load_event("prepare/run_input.json")
-
-    first = prepare(event)
-    batches = local.get_lines(first["context"]["batches_key"])
-    second = prepare(load_event("prepare/run_input.json"))
-
-    assert second == first
-    assert local.get_lines(second["context"]["batches_key"]) == batches
-    assert run_record(local, "recipe", event["run_id"])["prepare"]["rows"] == 3
-
-
 def test_prepare_rejects_an_event_that_is_not_a_run_input(local: LocalStack) -> None:
-    event = {**load_event("prepare/run_input.json"), "unexpected": True}
     with pytest.raises(ValueError, match="unexpected"):
-        prepare(event)
+        prepare({**load_event("prepare/run_input.json"), "unexpected": True})
     with pytest.raises(ValueError, match="trigger"):
         prepare({**load_event("prepare/run_input.json"), "trigger": "webhook"})
+    assert run_record(local, "recipe", load_event("prepare/run_input.json")["run_id"]) is None

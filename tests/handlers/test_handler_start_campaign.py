@@ -54,26 +54,18 @@ def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
     recipe_stack.wait_for_all(timeout=60)
 
 
-def test_s3_put_event_is_a_real_shaped_notification_for_the_local_bucket(local: LocalStack) -> None:
+def test_s3_put_starts_one_execution_named_after_the_decoded_key_and_etag(local: LocalStack) -> None:
     event = load_event("start_campaign/s3_put.json")
     (record,) = event["Records"]
-    assert record["eventVersion"] == "2.1"
-    assert record["eventSource"] == "aws:s3"
-    assert record["eventName"] == "ObjectCreated:Put"
-    assert record["awsRegion"] == "us-east-1"
-    assert record["s3"]["bucket"]["name"] == local.bucket
-    assert record["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{local.bucket}"
+    assert (record["eventVersion"], record["eventSource"], record["eventName"], record["awsRegion"]) == (
+        "2.1", "aws:s3", "ObjectCreated:Put", "us-east-1")
+    assert record["s3"]["bucket"] == {**record["s3"]["bucket"], "name": local.bucket, "arn": f"arn:aws:s3:::{local.bucket}"}
     obj = record["s3"]["object"]
     assert obj["key"] == "incoming/recipe/spring+subscribers.json"  # URL-encoded: the space is '+'
     # size and ETag are those of the example file, as S3 reports a single-part PUT of it.
     assert obj["size"] == SUBSCRIBERS.stat().st_size
     assert obj["eTag"] == hashlib.md5(SUBSCRIBERS.read_bytes()).hexdigest()
     assert obj["versionId"] and obj["sequencer"]
-
-
-def test_s3_put_starts_one_execution_named_after_the_decoded_key_and_etag(local: LocalStack) -> None:
-    event = load_event("start_campaign/s3_put.json")
-    obj = event["Records"][0]["s3"]["object"]
     expected = run_id_for_upload("recipe", SPACE_KEY, obj["eTag"])
 
     first = start(event)
@@ -87,18 +79,24 @@ def test_s3_put_starts_one_execution_named_after_the_decoded_key_and_etag(local:
     (again,) = second["runs"]
     assert again["run_id"] == expected
     assert again.get("duplicate") is True or again["execution_arn"] == run["execution_arn"]
-    local.wait_for_all(timeout=60)
-    assert start(load_event("start_campaign/s3_put.json")) == {
-        "runs": [{"run_id": expected, "started": False, "duplicate": True}]}
-    inputs = execution_inputs(local)
-    assert list(inputs) == [expected]
-    assert inputs[expected] == {
+    assert execution_inputs(local) == {expected: {
         "campaign_id": "recipe",
         "run_id": expected,
         "occurrence": "once",
         "trigger": "upload",
         "audience": {"key": SPACE_KEY, "etag": obj["eTag"], "version_id": obj["versionId"]},
-    }
+    }}
+    local.wait_for_all(timeout=60)
+    assert start(load_event("start_campaign/s3_put.json")) == {
+        "runs": [{"run_id": expected, "started": False, "duplicate": True}]}
+
+    # Different bytes under the same key (a corrected file) are a new run.
+    corrected = load_event("start_campaign/s3_put.json")
+    corrected["Records"][0]["s3"]["object"]["eTag"] = "0f343b0931126a20f133d67c2b018a3b"
+    (other,) = start(corrected)["runs"]
+    assert other["started"] is True
+    assert other["run_id"] == run_id_for_upload("recipe", SPACE_KEY, "0f343b0931126a20f133d67c2b018a3b")
+    assert len(local.executions()) == 2
 
 
 def test_s3_put_event_names_the_same_run_as_the_notification_of_the_real_upload(local: LocalStack) -> None:
@@ -118,27 +116,11 @@ def test_s3_put_event_names_the_same_run_as_the_notification_of_the_real_upload(
         "subscriber1@example.com", "subscriber2@example.com", "subscriber3@example.com"]
 
 
-def test_a_changed_object_under_the_same_key_is_a_new_run(local: LocalStack) -> None:
-    event = load_event("start_campaign/s3_put.json")
-    corrected = load_event("start_campaign/s3_put.json")
-    corrected["Records"][0]["s3"]["object"]["eTag"] = "0f343b0931126a20f133d67c2b018a3b"
-
-    first, second = start(event), start(corrected)
-
-    assert first["runs"][0]["started"] and second["runs"][0]["started"]
-    assert first["runs"][0]["run_id"] != second["runs"][0]["run_id"]
-    assert len(local.executions()) == 2
-
-
-def test_object_outside_incoming_is_ignored(local: LocalStack) -> None:
+def test_objects_outside_incoming_campaign_folders_are_ignored(local: LocalStack) -> None:
     event = load_event("start_campaign/s3_put_outside_incoming.json")
     assert event["Records"][0]["s3"]["object"]["key"] == "audiences/recipe/subscribers.json"
 
     assert start(event) == {"runs": []}
-    assert local.executions() == []
-
-
-def test_keys_without_campaign_and_file_are_ignored(local: LocalStack) -> None:
     for key in ("incoming/recipe/", "incoming/recipe.json", "Incoming/recipe/x.json", "runs/recipe/x/report.json"):
         event = load_event("start_campaign/s3_put.json")
         event["Records"][0]["s3"]["object"]["key"] = key
@@ -179,15 +161,6 @@ def test_schedule_starts_a_run_named_after_the_scheduled_time(local: LocalStack)
         "runs": [{"run_id": run_id, "started": False, "duplicate": True}]}
 
 
-def test_schedule_with_a_missing_audience_is_rejected_naming_the_file(local: LocalStack) -> None:
-    definition = json.loads((ROOT / "examples/recipe/campaign.json").read_text())
-    local.put_json("campaigns/recipe.json", {**definition, "audience_key": "audiences/recipe/missing.json"})
-
-    with pytest.raises(CampaignError, match=r"audiences/recipe/missing\.json"):
-        start(load_event("start_campaign/schedule.json"))
-    assert local.executions() == []
-
-
 def test_schedule_of_a_recurring_campaign_gets_its_own_occurrence(local: LocalStack) -> None:
     definition = json.loads((ROOT / "examples/recipe/campaign.json").read_text())
     local.put_json("campaigns/recipe.json",
@@ -200,49 +173,36 @@ def test_schedule_of_a_recurring_campaign_gets_its_own_occurrence(local: LocalSt
     assert execution_inputs(local)["recipe-s-20261123T090000Z"]["occurrence"] == "scheduled-20261123T090000Z"
 
 
-def test_schedule_without_audience_key_is_rejected_naming_the_field(local: LocalStack) -> None:
-    with pytest.raises(CampaignError, match=r"audience_key") as caught:
+def test_schedule_is_rejected_naming_what_is_missing(local: LocalStack) -> None:
+    # The recipe definition has no audience_key.
+    with pytest.raises(CampaignError) as caught:
+        start(load_event("start_campaign/schedule.json"))
+    assert "campaigns/recipe.json: audience_key" in str(caught.value)
+
+    definition = json.loads((ROOT / "examples/recipe/campaign.json").read_text())
+    local.put_json("campaigns/recipe.json", {**definition, "audience_key": "audiences/recipe/missing.json"})
+    with pytest.raises(CampaignError, match=r"audiences/recipe/missing\.json"):
         start(load_event("start_campaign/schedule.json"))
 
-    assert "campaigns/recipe.json: audience_key" in str(caught.value)
-    assert local.executions() == []
-
-
-def test_schedule_for_an_unknown_campaign_names_the_definition_file(local: LocalStack) -> None:
-    event = {**load_event("start_campaign/schedule.json"), "campaign_id": "spring-sale"}
-
     with pytest.raises(CampaignError, match=r"campaigns/spring-sale\.json"):
-        start(event)
+        start({**load_event("start_campaign/schedule.json"), "campaign_id": "spring-sale"})
     assert local.executions() == []
 
 
-def test_schedule_with_a_bad_campaign_id_is_rejected_with_a_message(local: LocalStack) -> None:
+def test_bad_campaign_ids_and_unknown_events_are_rejected_with_a_message(local: LocalStack) -> None:
     for campaign_id in ("Spring Sale!", "../recipe", "", "x" * 49):
-        event = {**load_event("start_campaign/schedule.json"), "campaign_id": campaign_id}
-
         with pytest.raises(DefinitionError) as caught:
-            start(event)
+            start({**load_event("start_campaign/schedule.json"), "campaign_id": campaign_id})
+        assert "schedule input: campaign_id" in str(caught.value)
+        assert f"campaign id '{campaign_id}' must be" in str(caught.value)
 
-        message = str(caught.value)
-        assert "schedule input: campaign_id" in message
-        assert f"campaign id '{campaign_id}' must be" in message
-    assert local.executions() == []
-
-
-def test_upload_under_a_bad_campaign_id_is_rejected_naming_the_key(local: LocalStack) -> None:
     event = load_event("start_campaign/s3_put.json")
     event["Records"][0]["s3"]["object"]["key"] = "incoming/Spring+Sale/subscribers.json"
-
     with pytest.raises(DefinitionError) as caught:
         start(event)
+    assert "campaign id 'Spring Sale' must be" in str(caught.value)
+    assert f"s3://{local.bucket}/incoming/Spring Sale/subscribers.json" in str(caught.value)
 
-    message = str(caught.value)
-    assert "campaign id 'Spring Sale' must be" in message
-    assert f"s3://{local.bucket}/incoming/Spring Sale/subscribers.json" in message
-    assert local.executions() == []
-
-
-def test_unrecognised_event_is_rejected_with_a_message(local: LocalStack) -> None:
     with pytest.raises(CampaignError, match=r"unrecognised trigger event .*expected S3 Records or a schedule"):
         start({"detail-type": "Scheduled Event", "source": "aws.events"})
     assert local.executions() == []

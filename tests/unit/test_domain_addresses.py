@@ -43,20 +43,11 @@ def test_invalid_address_is_a_value_error():
     assert issubclass(InvalidAddress, ValueError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SES does not support SMTPUTF8: a non-ASCII local part cannot be sent and must be an invalid row; "
-    "normalise() uses allow_smtputf8=True",
-)
 def test_non_ascii_local_part_is_invalid_for_ses():
     with pytest.raises(InvalidAddress):
         normalise("zoë@example.com")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SES needs a non-ASCII domain in Punycode; normalise() returns the Unicode form",
-)
 def test_international_domain_is_sent_as_punycode():
     assert normalise("user@bücher.de") == "user@xn--bcher-kva.de"
 

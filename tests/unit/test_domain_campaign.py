@@ -329,11 +329,6 @@ def test_sender_header_escapes_quotes_in_the_name():
     assert email.utils.parseaddr(header) == ('The "Best" Shop', "a@example.com")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SES needs a non-ASCII friendly-from name MIME encoded-word encoded (RFC 2047); "
-    "sender_header returns it raw",
-)
 def test_sender_header_encodes_a_non_ascii_name():
     header = parse(minimal(sender={"address": "team@example.com", "name": "Café Zoë"})).sender_header()
     assert header.isascii()

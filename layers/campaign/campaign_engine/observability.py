@@ -14,7 +14,7 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
 
-__all__ = ["logger", "metrics", "tracer", "MetricUnit", "count_outcomes"]
+__all__ = ["MetricUnit", "count_outcomes", "logger", "metrics", "tracer"]
 
 
 def count_outcomes(campaign_id: str, counts: dict[str, int], prefix: str = "Recipients") -> None:

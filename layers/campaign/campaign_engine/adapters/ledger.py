@@ -18,8 +18,7 @@ from .runs import now
 RESERVED, SENT, FAILED, UNKNOWN, RELEASED = "RESERVED", "SENT", "FAILED", "UNKNOWN", "RELEASED"
 _MAX_TRANSACTION = 100
 _RESERVE_CONDITION = (
-    "attribute_not_exists(pk) OR #s IN (:failed, :released) "
-    "OR (#s = :reserved AND #r = :run AND #b = :batch)"
+    "attribute_not_exists(pk) OR #s IN (:failed, :released) OR (#s = :reserved AND #r = :run AND #b = :batch)"
 )
 
 
@@ -37,8 +36,16 @@ class Ledger:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def reserve(self, *, campaign_id: str, occurrence: str, run_id: str, batch: int, addresses: list[str],
-                expires_at: int | None) -> Reservation:
+    def reserve(
+        self,
+        *,
+        campaign_id: str,
+        occurrence: str,
+        run_id: str,
+        batch: int,
+        addresses: list[str],
+        expires_at: int | None,
+    ) -> Reservation:
         """Reserve every address it can in one transaction per attempt; an address already
         held by anyone else (or sent) is returned in ``taken`` and not reserved."""
         pending = list(addresses)
@@ -68,22 +75,24 @@ class Ledger:
                 "reserved_at": timestamp,
                 "expires_at": expires_at,
             }
-            items.append({
-                "Put": {
-                    "TableName": self.table,
-                    "Item": to_item(document),
-                    "ConditionExpression": _RESERVE_CONDITION,
-                    "ExpressionAttributeNames": {"#s": "status", "#r": "run_id", "#b": "batch"},
-                    "ExpressionAttributeValues": {
-                        ":failed": {"S": FAILED},
-                        ":released": {"S": RELEASED},
-                        ":reserved": {"S": RESERVED},
-                        ":run": {"S": run_id},
-                        ":batch": {"N": str(batch)},
-                    },
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item(document),
+                        "ConditionExpression": _RESERVE_CONDITION,
+                        "ExpressionAttributeNames": {"#s": "status", "#r": "run_id", "#b": "batch"},
+                        "ExpressionAttributeValues": {
+                            ":failed": {"S": FAILED},
+                            ":released": {"S": RELEASED},
+                            ":reserved": {"S": RESERVED},
+                            ":run": {"S": run_id},
+                            ":batch": {"N": str(batch)},
+                        },
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
                 }
-            })
+            )
         assert len(items) <= _MAX_TRANSACTION
         try:
             client("dynamodb").transact_write_items(TransactItems=items)
@@ -93,7 +102,7 @@ class Ledger:
                 raise
             reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
             failed = {}
-            for address, reason in zip(addresses, reasons):
+            for address, reason in zip(addresses, reasons, strict=False):
                 if reason.get("Code") == "ConditionalCheckFailed":
                     failed[address] = from_item(reason.get("Item", {}))
             if not failed and any(r.get("Code") not in (None, "None") for r in reasons):
@@ -106,8 +115,12 @@ class Ledger:
         requests = []
         timestamp = now()
         for address, values in outcomes.items():
-            document = {"pk": ledger_key(campaign_id, occurrence, address), "campaign_id": campaign_id,
-                        "settled_at": timestamp, **values}
+            document = {
+                "pk": ledger_key(campaign_id, occurrence, address),
+                "campaign_id": campaign_id,
+                "settled_at": timestamp,
+                **values,
+            }
             requests.append({"PutRequest": {"Item": to_item(document)}})
         dynamodb = client("dynamodb")
         for start in range(0, len(requests), 25):
@@ -121,7 +134,13 @@ class Ledger:
                 raise RuntimeError("ledger settle: DynamoDB left items unprocessed")
 
     def get(self, campaign_id: str, occurrence: str, address: str) -> dict[str, Any] | None:
-        item = client("dynamodb").get_item(
-            TableName=self.table, Key={"pk": {"S": ledger_key(campaign_id, occurrence, address)}}, ConsistentRead=True
-        ).get("Item")
+        item = (
+            client("dynamodb")
+            .get_item(
+                TableName=self.table,
+                Key={"pk": {"S": ledger_key(campaign_id, occurrence, address)}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
         return from_item(item) if item else None

@@ -67,12 +67,16 @@ class RunStore:
         return document
 
     def get_run(self, campaign_id: str, run_id: str, consistent: bool = True) -> dict[str, Any] | None:
-        found = client("dynamodb").get_item(
-            TableName=self.table, Key=run_key(campaign_id, run_id), ConsistentRead=consistent
-        ).get("Item")
+        found = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key=run_key(campaign_id, run_id), ConsistentRead=consistent)
+            .get("Item")
+        )
         return from_item(found) if found else None
 
-    def update_run(self, campaign_id: str, run_id: str, values: dict[str, Any], *, only_if_status: str | None = None) -> bool:
+    def update_run(
+        self, campaign_id: str, run_id: str, values: dict[str, Any], *, only_if_status: str | None = None
+    ) -> bool:
         """Set attributes; with ``only_if_status`` the write happens only from that status
         (returns False when it did not)."""
         values = {**values, "updated_at": now()}
@@ -105,7 +109,11 @@ class RunStore:
     # Batch records -----------------------------------------------------------------------
 
     def get_batch(self, run_id: str, batch: int) -> dict[str, Any] | None:
-        found = client("dynamodb").get_item(TableName=self.table, Key=batch_key(run_id, batch), ConsistentRead=True).get("Item")
+        found = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key=batch_key(run_id, batch), ConsistentRead=True)
+            .get("Item")
+        )
         return from_item(found) if found else None
 
     def put_batch(self, run_id: str, batch: int, record: dict[str, Any]) -> None:

@@ -15,16 +15,18 @@ def normalise(raw: str) -> str:
     """Return the address used for sending, dedupe and the ledger.
 
     Lower-cased as a whole: mailbox providers treat the local part case-insensitively in
-    practice, and two rows differing only in case are the same person.
+    practice, and two rows differing only in case are the same person. ASCII only: SES does
+    not support SMTPUTF8, so a non-ASCII local part is invalid and an international domain
+    is returned in Punycode.
     """
     candidate = raw.strip()
     if not candidate:
         raise InvalidAddress("email is empty")
     try:
-        result = validate_email(candidate, check_deliverability=False, allow_smtputf8=True)
+        result = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
-    return result.normalized.lower()
+    return result.ascii_email.lower()
 
 
 def address_hash(address: str) -> str:

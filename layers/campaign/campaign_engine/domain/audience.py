@@ -20,6 +20,10 @@ from .errors import AudienceError
 EMAIL_COLUMNS = ("email", "email_address", "emailaddress", "e-mail")
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _CHUNK = 64 * 1024
+# A JSON element that fails to decode this close to the end of the buffer may just be cut at
+# the chunk edge: the decoder reports a cut token at its start, and the longest token it can
+# cut that way is "-Infinity".
+_CUT_MARGIN = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +60,28 @@ class _ChunkedText:
         self._stream = stream
         self._name = name
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
-        self.line = 1
 
     def chunks(self) -> Iterator[str]:
+        line = 1  # of the end of the text decoded so far, so a bad byte can be placed exactly
         while True:
             data = self._stream.read(_CHUNK)
             try:
                 text = self._decoder.decode(data or b"", final=not data)
-            except UnicodeDecodeError:
-                raise AudienceError("file is not UTF-8 text", where=f"{self._name}: near line {self.line}") from None
+            except UnicodeDecodeError as exc:
+                # exc.object is this read plus the few bytes of a sequence held back from the
+                # last one (never a newline), so the newlines before exc.start are all new.
+                line += exc.object.count(b"\n", 0, exc.start)
+                raise AudienceError("file is not UTF-8 text", where=f"{self._name}: line {line}") from None
+            line += text.count("\n")
             if text:
                 yield text
             if not data:
                 return
 
 
-def read_rows(stream: BinaryIO, *, name: str, list_fields: Iterable[str] = (), list_separator: str = ";") -> Iterator[Row]:
+def read_rows(
+    stream: BinaryIO, *, name: str, list_fields: Iterable[str] = (), list_separator: str = ";"
+) -> Iterator[Row]:
     fmt = detect_format(name)
     if fmt == "csv":
         return _read_csv(stream, name, set(list_fields), list_separator)
@@ -86,25 +96,25 @@ class _TextStream(io.TextIOBase):
     def __init__(self, text: _ChunkedText) -> None:
         self._chunks = text.chunks()
         self._buffer = ""
-        self._text = text
+        self._pos = 0  # start of the unread text: slicing the buffer per line would copy it per line
 
     def readable(self) -> bool:
         return True
 
     def __next__(self) -> str:
         while True:
-            newline = self._buffer.find("\n")
+            newline = self._buffer.find("\n", self._pos)
             if newline >= 0:
-                line, self._buffer = self._buffer[: newline + 1], self._buffer[newline + 1 :]
-                self._text.line += 1
+                line, self._pos = self._buffer[self._pos : newline + 1], newline + 1
                 return line
+            # Let go of the text already read before joining: keeping it adds a chunk to peak memory.
+            rest, self._buffer, self._pos = self._buffer[self._pos :], "", 0
             chunk = next(self._chunks, None)
             if chunk is None:
-                if self._buffer:
-                    line, self._buffer = self._buffer, ""
-                    return line
+                if rest:
+                    return rest
                 raise StopIteration
-            self._buffer += chunk
+            self._buffer = rest + chunk
 
     def __iter__(self) -> _TextStream:
         return self
@@ -145,9 +155,12 @@ def _read_csv(stream: BinaryIO, name: str, list_fields: set[str], separator: str
             yield Row(line, None, None, problem=f"has {len(cells)} fields, the header has {len(columns)}", field=None)
             continue
         fields: dict[str, Any] = {}
-        for column, cell in zip(columns, cells):
+        for column, cell in zip(columns, cells, strict=True):  # lengths checked above
             value = cell.strip()
-            fields[column] = [item.strip() for item in value.split(separator) if item.strip()] if column in list_fields else value
+            if column in list_fields:
+                fields[column] = [item.strip() for item in value.split(separator) if item.strip()]
+            else:
+                fields[column] = value
         yield Row(line, fields, cells[email_index])
 
 
@@ -197,6 +210,10 @@ def _read_json_array(stream: BinaryIO, name: str) -> Iterator[Row]:
         pos = 0
         return True
 
+    def may_be_cut(index: int) -> bool:
+        """Whether the text at ``index`` is so near the end of the buffer that more may change it."""
+        return not exhausted and index >= len(buffer) - _CUT_MARGIN
+
     def skip_space() -> str | None:
         nonlocal pos, line
         while True:
@@ -220,25 +237,34 @@ def _read_json_array(stream: BinaryIO, name: str) -> Iterator[Row]:
         char = skip_space()
         if char is None:
             raise AudienceError("file ends inside the JSON array (missing ']')", where=f"{name}: line {line}")
-        if char == "]" :
+        if char == "]":
+            pos += 1
+            if skip_space() is not None:
+                raise AudienceError("content after the closing ']' of the JSON array", where=f"{name}: line {line}")
             return
         if not expecting_value:
             if char != ",":
-                raise AudienceError(f"expected ',' or ']' between elements, found {char!r}", where=f"{name}: line {line}")
+                message = f"expected ',' or ']' between elements, found {char!r}"
+                raise AudienceError(message, where=f"{name}: line {line}")
             pos += 1
             expecting_value = True
             continue
         while True:
             try:
                 value, end = decoder.raw_decode(buffer, pos)
-                # A number or literal cut at a chunk edge decodes "successfully": read on.
-                if end == len(buffer) and not exhausted and more():
+            except json.JSONDecodeError as exc:
+                # Read on only if the error may be the chunk edge: a string running to the end of
+                # the buffer, or a token cut near it. Anything else is wrong in the file itself, and
+                # reading on would pull the rest of the file into memory before saying so.
+                cut = exc.msg.startswith("Unterminated string") or may_be_cut(exc.pos)
+                if cut and more():
                     continue
-                break
-            except ValueError as exc:
-                if not exhausted and more():
-                    continue
-                raise AudienceError(f"not valid JSON: {exc.args[0] if exc.args else exc}", where=f"{name}: line {line}") from None
+                raise AudienceError(f"not valid JSON: {exc}", where=f"{name}: line {line}") from None
+            # A number cut at the chunk edge decodes "successfully" but short ("12" of "12.5",
+            # "1" of "1e5"): when the value ends near the edge, read on and decode it again.
+            if may_be_cut(end) and more():
+                continue
+            break
         start_line = line
         line += buffer.count("\n", pos, end)
         pos = end

@@ -128,12 +128,13 @@ class CampaignDefinition(_Strict):
         return {**self.default_template_data, **extra}
 
     def sender_header(self) -> str:
-        from email.headerregistry import Address
+        from email.utils import formataddr
 
         if not self.sender.name:
             return self.sender.address
-        local, _, domain = self.sender.address.rpartition("@")
-        return str(Address(display_name=self.sender.name, username=local, domain=domain))
+        # formataddr quotes specials ("Doe, John") and RFC 2047-encodes a non-ASCII name,
+        # which SES requires in the From header; the address itself is ASCII (normalise).
+        return formataddr((self.sender.name, self.sender.address))
 
 
 def parse_definition(raw: bytes | str, *, source: str, campaign_id: str) -> CampaignDefinition:

@@ -21,8 +21,14 @@ class PacingPlan(BaseModel):
     daily_remaining: int | None = None
 
 
-def plan(*, max_send_rate: float, share: float, concurrency_cap: int, max_24_hour_send: float | None = None,
-         sent_last_24_hours: float | None = None) -> PacingPlan:
+def plan(
+    *,
+    max_send_rate: float,
+    share: float,
+    concurrency_cap: int,
+    max_24_hour_send: float | None = None,
+    sent_last_24_hours: float | None = None,
+) -> PacingPlan:
     target = max(max_send_rate * share, 0.1)
     concurrency = max(1, min(concurrency_cap, math.ceil(target / WORKER_RATE_CEILING)))
     remaining = None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .contracts import Batch, Recipient, SendContext
+from .templates import merge_data
 
 MAX_ENTRIES = 50
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -16,25 +17,29 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 # Per-entry statuses worth another attempt later; everything but SUCCESS and these is final.
 RETRYABLE = frozenset({"ACCOUNT_THROTTLED", "TRANSIENT_FAILURE"})
 # Per-entry statuses that every later entry would hit too: stop the run instead of burning batches.
-ACCOUNT_LEVEL = frozenset({
-    "MAIL_FROM_DOMAIN_NOT_VERIFIED",
-    "CONFIGURATION_SET_NOT_FOUND",
-    "TEMPLATE_NOT_FOUND",
-    "ACCOUNT_SUSPENDED",
-    "ACCOUNT_SENDING_PAUSED",
-    "CONFIGURATION_SET_SENDING_PAUSED",
-    "INVALID_SENDING_POOL_NAME",
-    "ACCOUNT_DAILY_QUOTA_EXCEEDED",
-})
+ACCOUNT_LEVEL = frozenset(
+    {
+        "MAIL_FROM_DOMAIN_NOT_VERIFIED",
+        "CONFIGURATION_SET_NOT_FOUND",
+        "TEMPLATE_NOT_FOUND",
+        "ACCOUNT_SUSPENDED",
+        "ACCOUNT_SENDING_PAUSED",
+        "CONFIGURATION_SET_SENDING_PAUSED",
+        "INVALID_SENDING_POOL_NAME",
+        "ACCOUNT_DAILY_QUOTA_EXCEEDED",
+    }
+)
 # Call-level SES errors that mean the same.
-ACCOUNT_LEVEL_ERRORS = frozenset({
-    "AccountSuspendedException",
-    "SendingPausedException",
-    "MailFromDomainNotVerifiedException",
-    "MessageRejected",  # unverified sender, or a recipient outside the sandbox's verified list
-    "NotFoundException",  # template or configuration set
-    "LimitExceededException",
-})
+ACCOUNT_LEVEL_ERRORS = frozenset(
+    {
+        "AccountSuspendedException",
+        "SendingPausedException",
+        "MailFromDomainNotVerifiedException",
+        "MessageRejected",  # unverified sender, or a recipient outside the sandbox's verified list
+        "NotFoundException",  # template or configuration set
+        "LimitExceededException",
+    }
+)
 RETRYABLE_ERRORS = frozenset({"TooManyRequestsException", "Throttling", "ThrottlingException"})
 
 
@@ -56,8 +61,7 @@ class EntryResult:
 def template_data(context: SendContext, batch: Batch, recipient: Recipient, unsubscribe_url: str) -> dict[str, Any]:
     """Defaults, then the segment's data, then the row's own fields; the unsubscribe URL last,
     so no row can point it elsewhere."""
-    plan = context.segments[batch.segment]
-    return {**plan.data, **recipient.data, "unsubscribe_url": unsubscribe_url}
+    return merge_data(context.segments[batch.segment].data, recipient.data, unsubscribe_url=unsubscribe_url)
 
 
 def build_request(
@@ -73,18 +77,22 @@ def build_request(
     entries = []
     for recipient in recipients:
         url = unsubscribe_url_for(recipient.email)
-        entries.append({
-            "Destination": {"ToAddresses": [recipient.email]},
-            "ReplacementEmailContent": {
-                "ReplacementTemplate": {
-                    "ReplacementTemplateData": json.dumps(template_data(context, batch, recipient, url), default=str)
-                }
-            },
-            "ReplacementHeaders": [
-                {"Name": "List-Unsubscribe", "Value": f"<{url}>"},
-                {"Name": "List-Unsubscribe-Post", "Value": ONE_CLICK},
-            ],
-        })
+        entries.append(
+            {
+                "Destination": {"ToAddresses": [recipient.email]},
+                "ReplacementEmailContent": {
+                    "ReplacementTemplate": {
+                        "ReplacementTemplateData": json.dumps(
+                            template_data(context, batch, recipient, url), default=str
+                        )
+                    }
+                },
+                "ReplacementHeaders": [
+                    {"Name": "List-Unsubscribe", "Value": f"<{url}>"},
+                    {"Name": "List-Unsubscribe-Post", "Value": ONE_CLICK},
+                ],
+            }
+        )
     request: dict[str, Any] = {
         "FromEmailAddress": context.from_address,
         "DefaultContent": {

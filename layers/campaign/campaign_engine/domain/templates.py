@@ -85,5 +85,11 @@ def parse_template(raw: bytes | str, *, source: str) -> TemplateContent:
         raise TemplateError(describe(exc), where=source) from None
 
 
+def merge_data(shared: dict[str, Any], row: dict[str, Any], **fixed: Any) -> dict[str, Any]:
+    """A recipient's template data: the shared (default and segment) values, then the row's
+    own, where an empty cell keeps the shared value instead of blanking it, then ``fixed``."""
+    return {**shared, **{k: v for k, v in row.items() if v not in (None, "")}, **fixed}
+
+
 def missing_variables(content: TemplateContent, data: dict[str, Any]) -> list[str]:
     return sorted(name for name in content.required_variables() if data.get(name) in (None, ""))

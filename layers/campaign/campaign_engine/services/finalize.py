@@ -9,7 +9,7 @@ counts always add up to the rows of the file.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..adapters import storage
@@ -21,7 +21,7 @@ from .prepare import UNSEGMENTED, run_prefix
 
 
 def _iso(epoch: int | None) -> str | None:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch else None
+    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch else None
 
 
 def _error_from_state(state: dict[str, Any]) -> dict[str, str] | None:
@@ -40,7 +40,9 @@ def _error_from_state(state: dict[str, Any]) -> dict[str, str] | None:
 
 def build_report(record: dict[str, Any], batches: list[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any]:
     prepared = record.get("prepare") or {}
-    segments: dict[str, dict[str, int]] = {name: dict(counts) for name, counts in (prepared.get("segments") or {}).items()}
+    segments: dict[str, dict[str, int]] = {
+        name: dict(counts) for name, counts in (prepared.get("segments") or {}).items()
+    }
     attempted: dict[str, int] = {}
     for batch in batches:
         segment = batch.get("segment", UNSEGMENTED)
@@ -73,7 +75,7 @@ def build_report(record: dict[str, Any], batches: list[dict[str, Any]], state: d
         "occurrence": record.get("occurrence"),
         "audience_key": record.get("audience_key"),
         "started_at": _iso(record.get("started_at")),
-        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
         "rows": rows,
         **totals,
         "outcomes_total": sum(totals.values()),
@@ -93,8 +95,12 @@ def finalize(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     report = build_report(record, list(store.iter_batches(run_id)), state)
     storage.put_json(settings.bucket, report["report_key"], report)
     counts = {name: report[name] for name in OUTCOMES}
-    values = {"counts": counts, "segments": report["segments"], "finished_at": report["finished_at"],
-              "report_key": report["report_key"]}
+    values = {
+        "counts": counts,
+        "segments": report["segments"],
+        "finished_at": report["finished_at"],
+        "report_key": report["report_key"],
+    }
     if report["error"]:
         values["error"] = report["error"]
     if record.get("status") == ACTIVE:
@@ -104,6 +110,7 @@ def finalize(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     count_outcomes(campaign_id, counts)
     logger.info("run finished", extra={"status": report["status"], "rows": report["rows"], "counts": counts})
     if report["rows"] != report["outcomes_total"] and report["rows"]:
-        logger.error("outcomes do not add up to the rows", extra={"rows": report["rows"],
-                                                                 "outcomes": report["outcomes_total"]})
+        logger.error(
+            "outcomes do not add up to the rows", extra={"rows": report["rows"], "outcomes": report["outcomes_total"]}
+        )
     return {"status": report["status"], "report_key": report["report_key"], "rows": report["rows"], "counts": counts}

@@ -25,7 +25,7 @@ from ..domain.dedupe import SeenAddresses
 from ..domain.errors import AudienceError, CampaignError, TemplateError
 from ..domain.outcomes import Outcome, empty_counts
 from ..domain.sending import MAX_ENTRIES
-from ..domain.templates import TemplateContent, missing_variables, parse_template
+from ..domain.templates import TemplateContent, merge_data, missing_variables, parse_template
 from ..observability import logger
 from .start import load_definition
 
@@ -75,12 +75,23 @@ class BatchWriter:
         recipients = self._buffers.pop(segment, [])
         if not recipients:
             return
-        line = json.dumps(
-            {"batch": self.count, "segment": segment, "template": self._templates[segment], "recipients": recipients},
-            separators=(",", ":"), ensure_ascii=False, default=str,
-        ).encode("utf-8") + b"\n"
-        item = BatchItem(batch=self.count, segment=segment, count=len(recipients),
-                         offset=self._batches.tell(), length=len(line) - 1)
+        line = (
+            json.dumps(
+                {
+                    "batch": self.count,
+                    "segment": segment,
+                    "template": self._templates[segment],
+                    "recipients": recipients,
+                },
+                separators=(",", ":"),
+                ensure_ascii=False,
+                default=str,
+            ).encode("utf-8")
+            + b"\n"
+        )
+        item = BatchItem(
+            batch=self.count, segment=segment, count=len(recipients), offset=self._batches.tell(), length=len(line) - 1
+        )
         self._batches.write(line)
         self._items.write((b"[" if self.count == 0 else b",\n") + item.model_dump_json().encode("utf-8"))
         self.count += 1
@@ -122,7 +133,9 @@ def load_templates(settings: Settings, definition: CampaignDefinition) -> dict[s
         try:
             raw = storage.get_bytes(settings.bucket, key)
         except storage.MissingObject:
-            raise TemplateError(f"unknown template '{name}': no template file", where=f"s3://{settings.bucket}/{key}") from None
+            raise TemplateError(
+                f"unknown template '{name}': no template file", where=f"s3://{settings.bucket}/{key}"
+            ) from None
         templates[name] = parse_template(raw, source=f"s3://{settings.bucket}/{key}")
         action = ses.ensure_template(name, templates[name])
         logger.info("template ready", extra={"template": name, "action": action})
@@ -142,33 +155,43 @@ def check_sample(template_name: str, content: TemplateContent, data: dict[str, A
         ses.test_render(template_name, json.dumps(data, default=str))
     except Exception as exc:
         message = getattr(exc, "response", {}).get("Error", {}).get("Message") or str(exc)
-        raise TemplateError(f"template '{template_name}' does not render the sample row: {message}",
-                            where=f"{source}: line {line}") from None
+        raise TemplateError(
+            f"template '{template_name}' does not render the sample row: {message}", where=f"{source}: line {line}"
+        ) from None
 
 
 def prepare(run: RunInput, settings: Settings) -> PrepareOutput:
     store = RunStore(settings.runs_table, settings.run_record_ttl_days)
-    record = store.start_run(run.campaign_id, run.run_id, {
-        "trigger": run.trigger,
-        "occurrence": run.occurrence,
-        "audience_key": run.audience.key if run.audience else None,
-        "scheduled_time": run.scheduled_time,
-    })
+    record = store.start_run(
+        run.campaign_id,
+        run.run_id,
+        {
+            "trigger": run.trigger,
+            "occurrence": run.occurrence,
+            "audience_key": run.audience.key if run.audience else None,
+            "scheduled_time": run.scheduled_time,
+        },
+    )
     if record.get("status") != ACTIVE:
-        return PrepareOutput(status="FAILED", error={"code": "run_not_active",
-                                                     "message": f"run is {record.get('status')}"})
+        return PrepareOutput(
+            status="FAILED", error={"code": "run_not_active", "message": f"run is {record.get('status')}"}
+        )
     try:
         output, tally = _prepare(run, settings)
     except CampaignError as exc:
         logger.error("run stopped before sending", extra={"error": exc.to_dict()})
         store.update_run(run.campaign_id, run.run_id, {"error": exc.to_dict()})
         return PrepareOutput(status="FAILED", error=exc.to_dict())
-    store.update_run(run.campaign_id, run.run_id, {
-        "prepare": tally.to_dict(),
-        "batch_count": output.batch_count,
-        "max_concurrency": output.max_concurrency,
-        "worker_rate": output.context.worker_rate if output.context else None,
-    })
+    store.update_run(
+        run.campaign_id,
+        run.run_id,
+        {
+            "prepare": tally.to_dict(),
+            "batch_count": output.batch_count,
+            "max_concurrency": output.max_concurrency,
+            "worker_rate": output.context.worker_rate if output.context else None,
+        },
+    )
     return output
 
 
@@ -207,8 +230,10 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally]:
         writer.abort()
         rejects.abort()
         raise
-    logger.info("audience prepared", extra={"rows": tally.rows, "batches": writer.count,
-                                             "seconds": round(time.monotonic() - started, 3)})
+    logger.info(
+        "audience prepared",
+        extra={"rows": tally.rows, "batches": writer.count, "seconds": round(time.monotonic() - started, 3)},
+    )
     if tally.rows == 0:
         raise AudienceError("audience file has no rows", where=source)
 
@@ -221,8 +246,10 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally]:
         configuration_set=definition.configuration_set or settings.configuration_set,
         tags=definition.tags,
         topic=definition.topic,
-        segments={name: SegmentPlan(template=tmpl, data=definition.segment_data(name))
-                  for name, tmpl in _segment_templates(definition).items()},
+        segments={
+            name: SegmentPlan(template=tmpl, data=definition.segment_data(name))
+            for name, tmpl in _segment_templates(definition).items()
+        },
         batches_key=writer.batches_key,
         worker_rate=plan.worker_rate,
         ledger_expires_at=(int(time.time()) + settings.ledger_ttl_days * 86400) if run.occurrence != "once" else None,
@@ -243,8 +270,15 @@ def _segment_templates(definition: CampaignDefinition) -> dict[str, str]:
     return pairs
 
 
-def _process_rows(definition: CampaignDefinition, templates: dict[str, TemplateContent], stream: Any, source: str,
-                  tally: Tally, writer: BatchWriter, rejects: Rejects) -> None:
+def _process_rows(
+    definition: CampaignDefinition,
+    templates: dict[str, TemplateContent],
+    stream: Any,
+    source: str,
+    tally: Tally,
+    writer: BatchWriter,
+    rejects: Rejects,
+) -> None:
     seen = SeenAddresses()
     sampled: set[str] = set()
     segment_data = {name: definition.segment_data(name) for name in definition.segment_names()}
@@ -271,7 +305,7 @@ def _process_rows(definition: CampaignDefinition, templates: dict[str, TemplateC
             rejects.add(row.line, Outcome.SKIPPED, "no segment matched", None, address)
             continue
         segment, template_name = match
-        data = {**segment_data[segment], **row.fields, "unsubscribe_url": SAMPLE_UNSUBSCRIBE_URL}
+        data = merge_data(segment_data[segment], row.fields, unsubscribe_url=SAMPLE_UNSUBSCRIBE_URL)
         if segment not in sampled:
             check_sample(template_name, templates[template_name], data, source=source, line=row.line)
             sampled.add(segment)

@@ -111,19 +111,25 @@ class BatchSender:
         lost = [h for h, state in self.entries.items() if state == INFLIGHT]
         if not lost:
             return
-        logger.warning("batch retried after an interrupted send: entries become unknown",
-                       extra={"batch": self.item.batch, "entries": len(lost)})
+        logger.warning(
+            "batch retried after an interrupted send: entries become unknown",
+            extra={"batch": self.item.batch, "entries": len(lost)},
+        )
         for h in lost:
             self.entries[h] = UNKNOWN
         self._save()
-        self.ledger.settle(campaign_id=self.context.campaign_id, occurrence=self.context.occurrence,
-                           outcomes={by_hash[h].email: self._ledger_values(UNKNOWN) for h in lost if h in by_hash})
+        self.ledger.settle(
+            campaign_id=self.context.campaign_id,
+            occurrence=self.context.occurrence,
+            outcomes={by_hash[h].email: self._ledger_values(UNKNOWN) for h in lost if h in by_hash},
+        )
 
     def _drop_suppressed(self, recipients: list[Recipient]) -> list[Recipient]:
         if not recipients:
             return recipients
         suppressed = SuppressionList(self.settings.suppression_table).suppressed(
-            [r.email for r in recipients], topic=self.context.topic)
+            [r.email for r in recipients], topic=self.context.topic
+        )
         for r in recipients:
             if r.email in suppressed:
                 self.entries[address_hash(r.email)] = "SUPPRESSED"
@@ -134,8 +140,12 @@ class BatchSender:
             return recipients
         ctx = self.context
         reservation = self.ledger.reserve(
-            campaign_id=ctx.campaign_id, occurrence=ctx.occurrence, run_id=ctx.run_id, batch=self.item.batch,
-            addresses=[r.email for r in recipients], expires_at=ctx.ledger_expires_at,
+            campaign_id=ctx.campaign_id,
+            occurrence=ctx.occurrence,
+            run_id=ctx.run_id,
+            batch=self.item.batch,
+            addresses=[r.email for r in recipients],
+            expires_at=ctx.ledger_expires_at,
         )
         for address in reservation.taken:
             self.entries[address_hash(address)] = "DUPLICATE"
@@ -164,18 +174,17 @@ class BatchSender:
                 SLEEP(wait)
             paced_until = time.monotonic() + min_batch_seconds(len(pending), ctx.worker_rate)
             results = self._call_ses(build_request(ctx, batch, pending, url_for), pending)
-            if results is None:  # the whole call was throttled: nothing was sent
-                retry = pending
-            else:
-                retry = self._record(pending, results)
+            # None: the whole call was throttled, nothing was sent
+            retry = pending if results is None else self._record(pending, results)
             if not retry:
                 break
             pending = retry
             SLEEP(backoff_seconds(attempt))
         else:
             self._save()
-            raise ThrottledError(f"batch {self.item.batch}: {len(pending)} entries still throttled after "
-                                 f"{MAX_ATTEMPTS} attempts")
+            raise ThrottledError(
+                f"batch {self.item.batch}: {len(pending)} entries still throttled after {MAX_ATTEMPTS} attempts"
+            )
         wait = paced_until - time.monotonic()
         if wait > 0:
             SLEEP(wait)  # keep this worker under its share of the send rate before its next batch
@@ -201,7 +210,7 @@ class BatchSender:
         retry: list[Recipient] = []
         settled: dict[str, dict[str, Any]] = {}
         account_level: list[tuple[Recipient, EntryResult]] = []
-        for r, result in zip(pending, results):
+        for r, result in zip(pending, results, strict=True):
             h = address_hash(r.email)
             if result.sent:
                 self.entries[h] = SENT
@@ -216,8 +225,9 @@ class BatchSender:
                 settled[r.email] = self._ledger_values(FAILED, error=f"{result.status}: {result.error or ''}".strip())
         self._save()
         if settled:
-            self.ledger.settle(campaign_id=self.context.campaign_id, occurrence=self.context.occurrence,
-                               outcomes=settled)
+            self.ledger.settle(
+                campaign_id=self.context.campaign_id, occurrence=self.context.occurrence, outcomes=settled
+            )
         if account_level:
             r, result = account_level[0]
             self._stop_account_level([r for r, _ in account_level], result.status, result.error or result.status)
@@ -230,18 +240,27 @@ class BatchSender:
         for r in recipients:
             self.entries[address_hash(r.email)] = RELEASED
         self._save()
-        self.ledger.settle(campaign_id=self.context.campaign_id, occurrence=self.context.occurrence,
-                           outcomes={r.email: self._ledger_values(RELEASED) for r in recipients})
-        self.store.stop_run(self.context.campaign_id, self.context.run_id, "FAILED",
-                            f"SES refused the send ({reason}): {message}")
+        self.ledger.settle(
+            campaign_id=self.context.campaign_id,
+            occurrence=self.context.occurrence,
+            outcomes={r.email: self._ledger_values(RELEASED) for r in recipients},
+        )
+        self.store.stop_run(
+            self.context.campaign_id, self.context.run_id, "FAILED", f"SES refused the send ({reason}): {message}"
+        )
         logger.error("account-level SES error: run stopped", extra={"reason": reason, "batch": self.item.batch})
         raise AccountLevelError(reason, message)
 
     # -- records ---------------------------------------------------------------------------
 
     def _ledger_values(self, status: str, **extra: Any) -> dict[str, Any]:
-        return {"status": status, "run_id": self.context.run_id, "batch": self.item.batch,
-                "expires_at": self.context.ledger_expires_at, **extra}
+        return {
+            "status": status,
+            "run_id": self.context.run_id,
+            "batch": self.item.batch,
+            "expires_at": self.context.ledger_expires_at,
+            **extra,
+        }
 
     def _save(self) -> None:
         self.record["segment"] = self.item.segment
@@ -254,5 +273,3 @@ class BatchSender:
 
 def send_batch(request: SendBatchInput, settings: Settings) -> SendBatchOutput:
     return BatchSender(settings, request).run()
-
-

@@ -25,8 +25,9 @@ def definition_key(campaign_id: str) -> str:
 
 def load_definition(settings: Settings, campaign_id: str) -> CampaignDefinition:
     key = definition_key(campaign_id)
-    return parse_definition(storage.get_bytes(settings.bucket, key), source=f"s3://{settings.bucket}/{key}",
-                            campaign_id=campaign_id)
+    return parse_definition(
+        storage.get_bytes(settings.bucket, key), source=f"s3://{settings.bucket}/{key}", campaign_id=campaign_id
+    )
 
 
 def _digest(*parts: str) -> str:
@@ -57,8 +58,10 @@ def run_for_schedule(settings: Settings, campaign_id: str, scheduled_time: str) 
     check_campaign_id(campaign_id, where="schedule input: campaign_id")
     definition = load_definition(settings, campaign_id)
     if not definition.audience_key:
-        raise CampaignError("a scheduled run needs 'audience_key' in the campaign definition",
-                            where=f"{definition_key(campaign_id)}: audience_key")
+        raise CampaignError(
+            "a scheduled run needs 'audience_key' in the campaign definition",
+            where=f"{definition_key(campaign_id)}: audience_key",
+        )
     when = datetime.fromisoformat(scheduled_time.replace("Z", "+00:00"))
     stamp = when.strftime("%Y%m%dT%H%M%SZ")
     head = storage.head(settings.bucket, definition.audience_key)
@@ -78,8 +81,10 @@ def _definition_or_none(settings: Settings, campaign_id: str) -> CampaignDefinit
     try:
         return load_definition(settings, campaign_id)
     except CampaignError as exc:
-        logger.error("campaign definition is not valid; the run will fail before sending",
-                     extra={"campaign_id": campaign_id, "error": exc.to_dict()})
+        logger.error(
+            "campaign definition is not valid; the run will fail before sending",
+            extra={"campaign_id": campaign_id, "error": exc.to_dict()},
+        )
         return None
 
 
@@ -118,7 +123,7 @@ def handle(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if event.get("source") == "schedule":
         run = run_for_schedule(settings, event["campaign_id"], event["scheduled_time"])
         return {"runs": [start_execution(settings, run)]}
-    raise CampaignError(f"unrecognised trigger event with keys {sorted(event)}: expected S3 Records or a schedule",
-                        where="StartCampaign input")
-
-
+    raise CampaignError(
+        f"unrecognised trigger event with keys {sorted(event)}: expected S3 Records or a schedule",
+        where="StartCampaign input",
+    )

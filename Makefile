@@ -1,0 +1,51 @@
+# The two commands of the README:
+#   make demo   the whole pipeline on the local AWS stack (moto): no account, no Docker
+#   make test   installs what it needs, then lint, unit, handler and workflow tests, template checks
+#
+# Everything is installed by these rules: the project venv (.venv, Python 3.13 like the Lambda
+# runtime when available), the tool venvs (.venv-tools) and node_modules (asl-validator).
+
+include mk/lint.mk
+
+PYTHON   ?= $(if $(PYTHON313),$(PYTHON313),python3)
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+CFN_LINT_DEPS := $(STAMP)
+
+# make demo CAMPAIGN=<file> AUDIENCE=<file> TEMPLATES=<dir> OUT=<dir>
+CAMPAIGN  ?= examples/recipe/campaign.json
+TEMPLATES ?= templates
+OUT       ?= build/demo
+AUDIENCE  ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test lint unit handlers workflow local pytest bench-placeholder clean
+
+help:
+	@echo "make demo   run the recipe campaign end to end on the local AWS stack (writes $(OUT)/report.json)"
+	@echo "make test   install everything and run every check CI runs"
+
+$(STAMP): requirements-dev.txt layers/campaign/requirements.txt pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_QUIET) -r requirements-dev.txt
+	$(PY) -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m campaign_local.demo --campaign $(CAMPAIGN) --templates $(TEMPLATES) --out $(OUT) \
+		$(if $(AUDIENCE),--audience $(AUDIENCE))
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+test: lint pytest lint-infra sam-build
+
+clean: clean-infra
+	rm -rf $(VENV) build

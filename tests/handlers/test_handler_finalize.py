@@ -1,0 +1,189 @@
+"""Finalize handler with the events/finalize/ files, on the local stack.
+
+Each test first produces, with the real Prepare and SendBatch handlers, the run record and batch
+records the state in the event refers to; Finalize then adds them up into report.json.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import load_event
+
+from campaign_engine.adapters.runs import RunStore
+from campaign_engine.domain.errors import AccountLevelError
+from campaign_local import lambdas
+from campaign_local.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBSCRIBERS = ROOT / "examples/recipe/subscribers.json"
+OUTCOMES = ("sent", "suppressed", "invalid", "duplicate", "skipped", "failed", "unknown", "not_sent")
+
+
+def call(logical_id: str, event: dict[str, Any]) -> Any:
+    """Invoke a function's real handler in-process, with a Lambda context, as the stack does."""
+    name, code = next((n, c) for n, c in lambdas.REGISTRY.functions.items() if c.logical_id == logical_id)
+    context = lambdas.LambdaContext(name, f"arn:aws:lambda:us-east-1:123456789012:function:{name}", code)
+    return lambdas.load_handler(code)(event, context)
+
+
+def finalize(event: dict[str, Any]) -> dict[str, Any]:
+    return call("FinalizeFunction", event)
+
+
+def counts(**values: int) -> dict[str, int]:
+    return {**dict.fromkeys(OUTCOMES, 0), **values}
+
+
+def prepare_and_send(stack: LocalStack, batches: int | None = None) -> dict[str, Any]:
+    """Prepare events/prepare/run_input.json, then send its first ``batches`` batches (all by default)."""
+    prepared = call("PrepareFunction", load_event("prepare/run_input.json"))
+    assert prepared["status"] == "READY"
+    for item in stack.get_json(prepared["items_key"])[:batches]:
+        call("SendBatchFunction", {"context": prepared["context"], "item": item})
+    return prepared
+
+
+def assert_adds_up(report: dict[str, Any]) -> None:
+    """Every row has exactly one outcome, overall and per segment."""
+    assert sum(report[o] for o in OUTCOMES) == report["outcomes_total"] == report["rows"]
+    for outcome in OUTCOMES:
+        assert sum(segment[outcome] for segment in report["segments"].values()) == report[outcome], outcome
+
+
+@pytest.fixture
+def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
+    """The recipe stack, notification off, with the recipe audience under the run input's key."""
+    recipe_stack.client("s3").put_bucket_notification_configuration(
+        Bucket=recipe_stack.bucket, NotificationConfiguration={})
+    recipe_stack.upload("incoming/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
+    yield recipe_stack
+    assert recipe_stack.executions() == [], "a handler test started an execution"
+
+
+def test_finalize_after_the_map_writes_a_report_whose_counts_add_up(local: LocalStack) -> None:
+    event = load_event("finalize/after_map.json")
+    run_id = event["run_id"]
+    prepare_and_send(local)
+
+    output = finalize(event)
+
+    report_key = f"runs/recipe/{run_id}/report.json"
+    assert output == {"status": "COMPLETED", "report_key": report_key, "rows": 3, "counts": counts(sent=3)}
+    report = local.get_json(report_key)
+    assert_adds_up(report)
+    assert (report["campaign_id"], report["run_id"], report["status"], report["error"]) == (
+        "recipe", run_id, "COMPLETED", None)
+    assert (report["trigger"], report["occurrence"], report["audience_key"]) == (
+        "upload", "once", "incoming/recipe/subscribers.json")
+    assert report["segments"] == {"loyal_customers": counts(sent=1), "new_customers": counts(sent=2)}
+    assert report["batches"] == {"planned": 2, "recorded": 2}
+    assert report["rejects_key"] == f"runs/recipe/{run_id}/rejects.jsonl"
+    run = RunStore(local.environment["RUNS_TABLE"]).get_run("recipe", run_id)
+    assert run["status"] == "COMPLETED" and run["counts"] == counts(sent=3) and run["report_key"] == report_key
+
+    # Step Functions retries Finalize on any error: a second call reports the same and keeps the status.
+    assert finalize(load_event("finalize/after_map.json")) == output
+    assert local.get_json(report_key)["segments"] == report["segments"]
+    assert RunStore(local.environment["RUNS_TABLE"]).get_run("recipe", run_id)["status"] == "COMPLETED"
+
+
+def test_finalize_counts_every_outcome_once(local: LocalStack) -> None:
+    audience = [
+        {"email": "new1@example.com", "name": "New One", "segment": "new_customers"},
+        {"email": "bounced@example.com", "name": "Bounced", "segment": "new_customers"},  # suppressed
+        {"email": "not-an-address", "name": "Typo", "segment": "new_customers"},  # invalid
+        {"email": "NEW1@example.com", "name": "New One again", "segment": "new_customers"},  # duplicate
+        {"email": "someone@example.com", "name": "Someone", "segment": "prospects"},  # skipped
+        {"email": "loyal1@example.com", "name": "Loyal One", "segment": "loyal_customers"},
+        {"email": "refused@example.com", "name": "Refused", "segment": "loyal_customers"},  # failed
+    ]
+    local.upload("incoming/recipe/subscribers.json", json.dumps(audience).encode())
+    local.client("dynamodb").put_item(
+        TableName=local.environment["SUPPRESSION_TABLE"],
+        Item={"address": {"S": "bounced@example.com"}, "scope": {"S": "ALL"}, "reason": {"S": "BOUNCE"}},
+    )
+    local.configure_ses(reject_when=lambda address: address.startswith("refused@"))
+    prepare_and_send(local)
+
+    output = finalize(load_event("finalize/after_map.json"))
+
+    report = local.get_json(output["report_key"])
+    assert_adds_up(report)
+    assert report["rows"] == len(audience)
+    assert output["counts"] == counts(sent=2, suppressed=1, invalid=1, duplicate=1, skipped=1, failed=1)
+    assert report["status"] == "COMPLETED"
+    assert report["segments"]["new_customers"] == counts(sent=1, suppressed=1, duplicate=1)
+    assert report["segments"]["loyal_customers"] == counts(sent=1, failed=1)
+    assert report["segments"]["(unsegmented)"] == counts(invalid=1, skipped=1)
+    assert sorted(m["to"][0] for m in local.sent_messages()) == ["loyal1@example.com", "new1@example.com"]
+
+
+def test_finalize_after_a_map_error_reports_the_run_failed_and_unsent_rows(local: LocalStack) -> None:
+    event = load_event("finalize/after_map_error.json")
+    assert event["error"]["Error"] == "States.ExceedToleratedFailureThreshold" and "map" not in event
+    # The usual way there: an account-level SES error fails batch 0, which is not retried.
+    local.configure_ses(sending_enabled=False)
+    with pytest.raises(AccountLevelError):
+        prepare_and_send(local, batches=1)
+
+    output = finalize(event)
+
+    assert output["status"] == "FAILED"
+    assert output["counts"] == counts(not_sent=3)  # 2 released by batch 0, 1 in batch 1 never attempted
+    report = local.get_json(output["report_key"])
+    assert_adds_up(report)
+    assert report["error"] == {"code": "States.ExceedToleratedFailureThreshold", "message": event["error"]["Cause"]}
+    assert report["reason"].startswith("SES refused the send (SendingPausedException)")
+    assert report["batches"] == {"planned": 2, "recorded": 1}
+    run = RunStore(local.environment["RUNS_TABLE"]).get_run("recipe", event["run_id"])
+    assert run["status"] == "FAILED" and run["error"]["code"] == "States.ExceedToleratedFailureThreshold"
+
+
+def test_finalize_after_a_map_error_with_a_batch_sent_keeps_what_was_sent(local: LocalStack) -> None:
+    prepare_and_send(local, batches=1)
+
+    output = finalize(load_event("finalize/after_map_error.json"))
+
+    assert output["status"] == "FAILED"
+    assert output["counts"] == counts(sent=2, not_sent=1)
+    assert_adds_up(local.get_json(output["report_key"]))
+    assert RunStore(local.environment["RUNS_TABLE"]).get_run("recipe", load_event("finalize/after_map_error.json")[
+        "run_id"])["status"] == "FAILED"
+
+
+def test_finalize_after_a_prepare_failure_reports_the_reason(local: LocalStack) -> None:
+    event = load_event("finalize/after_prepare_failure.json")
+    run_input = load_event("prepare/run_input_missing_campaign.json")
+    assert {k: v for k, v in event.items() if k != "prepare"} == run_input
+    # What the Prepare task really returned for this run input is the state's "prepare".
+    assert call("PrepareFunction", run_input) == event["prepare"]
+
+    output = finalize(event)
+
+    report_key = f"runs/spring-sale/{event['run_id']}/report.json"
+    assert output == {"status": "FAILED", "report_key": report_key, "rows": 0, "counts": counts()}
+    report = local.get_json(report_key)
+    assert report["status"] == "FAILED" and report["rows"] == 0 and report["rejects_key"] is None
+    assert report["error"]["where"] == f"s3://{local.bucket}/campaigns/spring-sale.json"
+    run = RunStore(local.environment["RUNS_TABLE"]).get_run("spring-sale", event["run_id"])
+    assert run["status"] == "FAILED" and run["error"] == report["error"]
+    assert local.sent_messages() == []
+
+
+def test_finalize_after_prepare_crashed_still_writes_a_failed_report(local: LocalStack) -> None:
+    # Prepare's Catch: no "prepare" in the state, a Lambda error in "error", and no run record.
+    state = load_event("prepare/run_input_missing_campaign.json")
+    state["error"] = {"Error": "Sandbox.Timedout", "Cause": json.dumps(
+        {"errorMessage": "Task timed out after 900.00 seconds", "errorType": "Sandbox.Timedout"})}
+
+    output = finalize(state)
+
+    report = local.get_json(output["report_key"])
+    assert output["status"] == report["status"] == "FAILED"
+    assert report["error"] == {"code": "Sandbox.Timedout", "message": "Task timed out after 900.00 seconds"}
+    assert report["rows"] == 0
