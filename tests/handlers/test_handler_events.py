@@ -36,7 +36,8 @@ def test_every_event_file_is_pretty_printed_json_for_a_function_and_documented()
     for path in files:
         relative = path.relative_to(EVENTS).as_posix()
         text = path.read_text(encoding="utf-8")
-        assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n", f"{relative}: not pretty-printed"
+        pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+        assert text == pretty, f"{relative}: not pretty-printed"
         assert f"`{relative}`" in readme, f"{relative} is not described in events/README.md"
     for directory, logical_id in FUNCTIONS.items():
         assert (ROOT / "functions" / directory / "app.py").is_file()

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import load_event
-
 from campaign_engine.adapters.runs import RunStore
 from campaign_engine.domain.errors import AccountLevelError
+from conftest import load_event
+
 from campaign_local import lambdas
 from campaign_local.stack import LocalStack
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from campaign_engine.adapters.runs import RunStore
 from conftest import load_event
 
-from campaign_engine.adapters.runs import RunStore
 from campaign_local import lambdas
 from campaign_local.stack import LocalStack
 
@@ -106,7 +106,8 @@ def test_prepare_writes_batches_items_rejects_and_the_run_record(local: LocalSta
     batches = local.get_lines(context["batches_key"])
     for item, line in zip(items, batches, strict=True):
         assert json.loads(read_range(local, context["batches_key"], item["offset"], item["length"])) == line
-        assert (line["batch"], line["segment"], len(line["recipients"])) == (item["batch"], item["segment"], item["count"])
+        assert (line["batch"], line["segment"], len(line["recipients"])) == (
+            item["batch"], item["segment"], item["count"])
     recipients = {r["email"]: (b["segment"], b["template"], r["line"]) for b in batches for r in b["recipients"]}
     assert recipients == {
         "subscriber1@example.com": ("new_customers", "welcome-campaign", 2),
@@ -276,7 +277,8 @@ def test_prepare_with_a_bad_audience_fails_naming_the_file(local: LocalStack) ->
     "longer exists (NoSuchVersion) escapes Prepare as a raw ClientError that does not name the file"))
 def test_prepare_with_a_vanished_object_version_fails_naming_the_file(local: LocalStack) -> None:
     event = load_event("prepare/run_input.json")
-    event["audience"]["version_id"] = load_event("start_campaign/s3_put.json")["Records"][0]["s3"]["object"]["versionId"]
+    vanished = load_event("start_campaign/s3_put.json")["Records"][0]["s3"]["object"]["versionId"]
+    event["audience"]["version_id"] = vanished
 
     output = prepare(event)
 

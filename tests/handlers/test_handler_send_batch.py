@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import load_event
-
 from campaign_engine.adapters.runs import RunStore
 from campaign_engine.domain.errors import AccountLevelError
+from conftest import load_event
+
 from campaign_local import lambdas
 from campaign_local.stack import LocalStack
 
@@ -111,7 +111,8 @@ def test_a_batch_of_a_run_that_is_not_running_sends_nothing(local: LocalStack) -
 
         output = send(event)
 
-        assert output == {"batch": 0, "segment": "new_customers", "counts": counts(), "skipped_reason": f"run is {status}"}
+        assert output == {"batch": 0, "segment": "new_customers", "counts": counts(),
+                          "skipped_reason": f"run is {status}"}
         assert local.sent_messages() == []
         assert runs.get_batch(run_id, 0) is None
     # Resumed: the batch goes out.

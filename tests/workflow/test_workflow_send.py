@@ -24,7 +24,9 @@ RECIPE_ROWS = [
 
 
 def rows(count: int, start: int = 0, segment: str = "new_customers") -> list[dict]:
-    return [{"email": f"user{i}@example.com", "name": f"User {i}", "segment": segment} for i in range(start, start + count)]
+    return [
+        {"email": f"user{i}@example.com", "name": f"User {i}", "segment": segment} for i in range(start, start + count)
+    ]
 
 
 def upload_and_wait(stack, rows_or_bytes, key="incoming/recipe/subscribers.json"):
@@ -80,15 +82,15 @@ def test_invalid_rows_are_reported_with_line_and_field(recipe_stack):
     del definition["default_template_data"]  # so a row without a name cannot fall back to one
     recipe_stack.put_json("campaigns/recipe.json", definition)
     csv = (
-        "name,EMAIL,segment\n"
-        "Ann,ann@example.com,new_customers\n"
-        "Bad,not-an-address,new_customers\n"
-        "Dup,ANN@example.com ,new_customers\n"
-        "Nobody,nobody@example.com,prospects\n"
-        ",noname@example.com,new_customers\n"
-        "Too,many,fields,here\n"
-    ).encode()
-    execution, report = upload_and_wait(recipe_stack, csv, key="incoming/recipe/list.csv")
+        b"name,EMAIL,segment\n"
+        b"Ann,ann@example.com,new_customers\n"
+        b"Bad,not-an-address,new_customers\n"
+        b"Dup,ANN@example.com ,new_customers\n"
+        b"Nobody,nobody@example.com,prospects\n"
+        b",noname@example.com,new_customers\n"
+        b"Too,many,fields,here\n"
+    )
+    _execution, report = upload_and_wait(recipe_stack, csv, key="incoming/recipe/list.csv")
     assert report["status"] == "COMPLETED"
     assert (report["sent"], report["invalid"], report["duplicate"], report["skipped"]) == (1, 3, 1, 1)
     assert report["rows"] == 6
@@ -104,7 +106,7 @@ def test_invalid_rows_are_reported_with_line_and_field(recipe_stack):
 
 def test_the_same_upload_twice_starts_one_run(recipe_stack):
     upload_and_wait(recipe_stack, RECIPE_ROWS)
-    execution, report = upload_and_wait(recipe_stack, RECIPE_ROWS)
+    execution, _report = upload_and_wait(recipe_stack, RECIPE_ROWS)
     assert execution is None  # the identical object names the same run: nothing new started
     assert len(recipe_stack.executions()) == 1
     assert sorted(recipients(recipe_stack)) == sorted(r["email"] for r in RECIPE_ROWS)
@@ -149,7 +151,7 @@ def test_a_crash_after_ses_accepted_the_batch_never_sends_twice(recipe_stack, mo
 
     monkeypatch.setattr(send.BatchSender, "_record", crash_once)
     audience = rows(120)
-    execution, report = upload_and_wait(recipe_stack, audience)
+    _execution, report = upload_and_wait(recipe_stack, audience)
     assert crashed == [50]
     assert report["status"] == "COMPLETED"
     assert report["unknown"] == 50 and report["sent"] == 70
@@ -188,7 +190,7 @@ def test_a_sandbox_recipient_fails_the_run_with_the_reason(recipe_stack):
     recipe_stack.configure_ses(production_access=False)
     # In the sandbox, recipients must be verified too: example.com is, example.org is not.
     audience = [{**row, "email": row["email"].replace("example.com", "example.org")} for row in RECIPE_ROWS]
-    execution, report = upload_and_wait(recipe_stack, audience)
+    _execution, report = upload_and_wait(recipe_stack, audience)
     assert report["status"] == "FAILED"
     assert "MessageRejected" in report["reason"]
     assert recipe_stack.sent_messages() == []
@@ -203,7 +205,7 @@ def test_a_sandbox_recipient_fails_the_run_with_the_reason(recipe_stack):
         (None, "incoming/recipe/a.xlsx", b"PK\x03\x04", ["unknown audience format", ".xlsx"]),
         (None, "incoming/recipe/a.csv", b"name,segment\nAnn,new\n", ["no email column", "line 1"]),
         (None, "incoming/recipe/a.json", b"", ["file is empty"]),
-        (None, "incoming/recipe/a.json", b'[{"email": "a@example.com"', ["missing ']'"]),
+        (None, "incoming/recipe/a.json", b'[{"email": "a@example.com"', ["not valid JSON", "a.json: line 1"]),
         ("missing_variable", "incoming/recipe/a.json", RECIPE_ROWS, ["welcome-campaign", "'name'", "line"]),
     ],
 )

@@ -111,7 +111,7 @@ class CampaignDefinition(_Strict):
 
     def segment_names(self) -> list[str]:
         names = [segment.name for segment in self.segments]
-        return names + [DEFAULT_SEGMENT] if self.unmatched == "default" else names
+        return [*names, DEFAULT_SEGMENT] if self.unmatched == "default" else names
 
     def segment_for(self, row: dict[str, Any]) -> tuple[str, str] | None:
         """(segment name, template) of the first matching segment, the default, or None (skip)."""
@@ -160,7 +160,8 @@ def parse_definition(raw: bytes | str, *, source: str, campaign_id: str) -> Camp
 def check_campaign_id(campaign_id: str, *, where: str) -> str:
     if not CAMPAIGN_ID.match(campaign_id):
         raise DefinitionError(
-            f"campaign id '{campaign_id}' must be 1-48 characters of a-z, 0-9, '-' and '_', starting with a letter or digit",
+            f"campaign id '{campaign_id}' must be 1-48 characters of a-z, 0-9, '-' and '_', "
+            "starting with a letter or digit",
             where=where,
         )
     return campaign_id
