@@ -8,6 +8,8 @@ so the local stack cannot drift from what `sam deploy` creates.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,9 +62,15 @@ for _short, _long in _SHORT_TAGS.items():
     _Loader.add_constructor(_short, _construct(_long))
 
 
-def load(path: Path) -> dict[str, Any]:
+@functools.lru_cache(maxsize=8)
+def _parse(text: str) -> dict[str, Any]:
     # _Loader is a SafeLoader subclass that only adds the CloudFormation short-form tags.
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    return yaml.load(text, Loader=_Loader)  # noqa: S506
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The template as plain data, cached by content (every test builds a stack from it)."""
+    return copy.deepcopy(_parse(path.read_text(encoding="utf-8")))
 
 
 @dataclass

@@ -58,6 +58,7 @@ class LocalStack:
     resolver: cfn.Resolver = field(init=False)
     environment: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -100,7 +101,10 @@ class LocalStack:
             os.environ.update(saved)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        found = self._clients.get(service)
+        if found is None:
+            found = self._clients[service] = boto3.client(service, region_name=REGION)
+        return found
 
     # -- building from template.yaml -------------------------------------------------------
 

@@ -19,8 +19,12 @@ from campaign_local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIBERS = ROOT / "examples/recipe/subscribers.json"
-FUNCTIONS = {"start_campaign": "StartCampaignFunction", "prepare": "PrepareFunction",
-             "send_batch": "SendBatchFunction", "finalize": "FinalizeFunction"}
+FUNCTIONS = {
+    "start_campaign": "StartCampaignFunction",
+    "prepare": "PrepareFunction",
+    "send_batch": "SendBatchFunction",
+    "finalize": "FinalizeFunction",
+}
 
 
 def inputs_of(logical_id: str) -> list[Any]:

@@ -59,7 +59,8 @@ def assert_adds_up(report: dict[str, Any]) -> None:
 def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
     """The recipe stack, notification off, with the recipe audience under the run input's key."""
     recipe_stack.client("s3").put_bucket_notification_configuration(
-        Bucket=recipe_stack.bucket, NotificationConfiguration={})
+        Bucket=recipe_stack.bucket, NotificationConfiguration={}
+    )
     recipe_stack.upload("incoming/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
     yield recipe_stack
     assert recipe_stack.executions() == [], "a handler test started an execution"
@@ -77,9 +78,16 @@ def test_finalize_after_the_map_writes_a_report_whose_counts_add_up(local: Local
     report = local.get_json(report_key)
     assert_adds_up(report)
     assert (report["campaign_id"], report["run_id"], report["status"], report["error"]) == (
-        "recipe", run_id, "COMPLETED", None)
+        "recipe",
+        run_id,
+        "COMPLETED",
+        None,
+    )
     assert (report["trigger"], report["occurrence"], report["audience_key"]) == (
-        "upload", "once", "incoming/recipe/subscribers.json")
+        "upload",
+        "once",
+        "incoming/recipe/subscribers.json",
+    )
     assert report["segments"] == {"loyal_customers": counts(sent=1), "new_customers": counts(sent=2)}
     assert report["batches"] == {"planned": 2, "recorded": 2}
     assert report["rejects_key"] == f"runs/recipe/{run_id}/rejects.jsonl"
@@ -152,8 +160,12 @@ def test_finalize_after_a_map_error_with_a_batch_sent_keeps_what_was_sent(local:
     assert output["status"] == "FAILED"
     assert output["counts"] == counts(sent=2, not_sent=1)
     assert_adds_up(local.get_json(output["report_key"]))
-    assert RunStore(local.environment["RUNS_TABLE"]).get_run("recipe", load_event("finalize/after_map_error.json")[
-        "run_id"])["status"] == "FAILED"
+    assert (
+        RunStore(local.environment["RUNS_TABLE"]).get_run(
+            "recipe", load_event("finalize/after_map_error.json")["run_id"]
+        )["status"]
+        == "FAILED"
+    )
 
 
 def test_finalize_after_a_prepare_failure_reports_the_reason(local: LocalStack) -> None:
@@ -178,8 +190,10 @@ def test_finalize_after_a_prepare_failure_reports_the_reason(local: LocalStack) 
 def test_finalize_after_prepare_crashed_still_writes_a_failed_report(local: LocalStack) -> None:
     # Prepare's Catch: no "prepare" in the state, a Lambda error in "error", and no run record.
     state = load_event("prepare/run_input_missing_campaign.json")
-    state["error"] = {"Error": "Sandbox.Timedout", "Cause": json.dumps(
-        {"errorMessage": "Task timed out after 900.00 seconds", "errorType": "Sandbox.Timedout"})}
+    state["error"] = {
+        "Error": "Sandbox.Timedout",
+        "Cause": json.dumps({"errorMessage": "Task timed out after 900.00 seconds", "errorType": "Sandbox.Timedout"}),
+    }
 
     output = finalize(state)
 

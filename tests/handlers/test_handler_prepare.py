@@ -53,7 +53,8 @@ def read_range(stack: LocalStack, key: str, offset: int, length: int) -> bytes:
 def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
     """The recipe stack with the bucket notification off: uploads start no run."""
     recipe_stack.client("s3").put_bucket_notification_configuration(
-        Bucket=recipe_stack.bucket, NotificationConfiguration={})
+        Bucket=recipe_stack.bucket, NotificationConfiguration={}
+    )
     recipe_stack.upload("incoming/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
     yield recipe_stack
     assert recipe_stack.executions() == [], "a handler test started an execution"
@@ -95,19 +96,27 @@ def test_prepare_writes_batches_items_rejects_and_the_run_record(local: LocalSta
     assert context["from_address"] == "The Marketing Team <marketing@example.com>"
     assert context["configuration_set"] == local.environment["CONFIGURATION_SET"]
     assert {name: plan["template"] for name, plan in context["segments"].items()} == {
-        "new_customers": "welcome-campaign", "loyal_customers": "product-promotion"}
-    assert keys_under(local, prefix + "/") == [f"{prefix}/{name}" for name in
-                                               ("batches.jsonl", "campaign.json", "items.json", "rejects.jsonl")]
+        "new_customers": "welcome-campaign",
+        "loyal_customers": "product-promotion",
+    }
+    assert keys_under(local, prefix + "/") == [
+        f"{prefix}/{name}" for name in ("batches.jsonl", "campaign.json", "items.json", "rejects.jsonl")
+    ]
 
     # items.json: one pointer per batch; each byte range is exactly one line of batches.jsonl.
     items = local.get_json(output["items_key"])
     assert [(i["batch"], i["segment"], i["count"]) for i in items] == [
-        (0, "new_customers", 2), (1, "loyal_customers", 1)]
+        (0, "new_customers", 2),
+        (1, "loyal_customers", 1),
+    ]
     batches = local.get_lines(context["batches_key"])
     for item, line in zip(items, batches, strict=True):
         assert json.loads(read_range(local, context["batches_key"], item["offset"], item["length"])) == line
         assert (line["batch"], line["segment"], len(line["recipients"])) == (
-            item["batch"], item["segment"], item["count"])
+            item["batch"],
+            item["segment"],
+            item["count"],
+        )
     recipients = {r["email"]: (b["segment"], b["template"], r["line"]) for b in batches for r in b["recipients"]}
     assert recipients == {
         "subscriber1@example.com": ("new_customers", "welcome-campaign", 2),
@@ -119,7 +128,10 @@ def test_prepare_writes_batches_items_rejects_and_the_run_record(local: LocalSta
     record = run_record(local, "recipe", event["run_id"])
     assert record["status"] == "RUNNING"
     assert (record["trigger"], record["occurrence"], record["audience_key"]) == (
-        "upload", "once", "incoming/recipe/subscribers.json")
+        "upload",
+        "once",
+        "incoming/recipe/subscribers.json",
+    )
     assert record["prepare"]["rows"] == 3
     assert record["prepare"]["queued"] == {"new_customers": 2, "loyal_customers": 1}
     assert record["batch_count"] == 2 and record["max_concurrency"] == output["max_concurrency"]
@@ -199,8 +211,9 @@ def test_prepare_with_a_broken_campaign_definition_fails_naming_the_file(local: 
     broken = {
         b'{"sender": ': "not valid JSON",
         json.dumps({**RECIPE, "send_rate": 0.5}).encode(): "send_rate",
-        json.dumps({**RECIPE, "segments": [{**RECIPE["segments"][0], "rule": {"field": "segment", "like": "x"}}]})
-        .encode(): "segments",
+        json.dumps(
+            {**RECIPE, "segments": [{**RECIPE["segments"][0], "rule": {"field": "segment", "like": "x"}}]}
+        ).encode(): "segments",
         json.dumps({**RECIPE, "campaign_id": "other"}).encode(): "campaign_id 'other' does not match",
     }
     for attempt, (body, problem) in enumerate(broken.items()):
@@ -272,10 +285,8 @@ def test_prepare_with_a_bad_audience_fails_naming_the_file(local: LocalStack) ->
         assert f"s3://{local.bucket}/{key}" in text, (key, text)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "storage.open_stream maps only NoSuchKey/404/NotFound to MissingObject: an S3 event's versionId that no "
-    "longer exists (NoSuchVersion) escapes Prepare as a raw ClientError that does not name the file"))
 def test_prepare_with_a_vanished_object_version_fails_naming_the_file(local: LocalStack) -> None:
+    # The S3 event's versionId no longer exists (NoSuchVersion): expired or deleted meanwhile.
     event = load_event("prepare/run_input.json")
     vanished = load_event("start_campaign/s3_put.json")["Records"][0]["s3"]["object"]["versionId"]
     event["audience"]["version_id"] = vanished

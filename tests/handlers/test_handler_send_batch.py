@@ -45,7 +45,8 @@ def counts(**values: int) -> dict[str, int]:
 def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
     """The recipe stack, notification off, after the real Prepare of events/prepare/run_input.json."""
     recipe_stack.client("s3").put_bucket_notification_configuration(
-        Bucket=recipe_stack.bucket, NotificationConfiguration={})
+        Bucket=recipe_stack.bucket, NotificationConfiguration={}
+    )
     recipe_stack.upload("incoming/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
     yield recipe_stack
     assert recipe_stack.executions() == [], "a handler test started an execution"
@@ -111,14 +112,17 @@ def test_a_batch_of_a_run_that_is_not_running_sends_nothing(local: LocalStack) -
 
         output = send(event)
 
-        assert output == {"batch": 0, "segment": "new_customers", "counts": counts(),
-                          "skipped_reason": f"run is {status}"}
+        assert output == {
+            "batch": 0,
+            "segment": "new_customers",
+            "counts": counts(),
+            "skipped_reason": f"run is {status}",
+        }
         assert local.sent_messages() == []
         assert runs.get_batch(run_id, 0) is None
     # Resumed: the batch goes out.
     store(local).update_run("recipe", run_id, {"status": "RUNNING"})
     assert send(event)["counts"] == counts(sent=2)
-
 
     # A batch of a run that has no run record at all sends nothing either.
     event["context"]["run_id"] = "recipe-u-no-such-run"
@@ -177,7 +181,9 @@ def test_every_batch_of_the_run_sends_its_segment(local: LocalStack, prepared: d
     outputs = [send({"context": json.loads(json.dumps(prepared["context"])), "item": item}) for item in items]
 
     assert [(o["batch"], o["segment"], o["counts"]["sent"]) for o in outputs] == [
-        (0, "new_customers", 2), (1, "loyal_customers", 1)]
+        (0, "new_customers", 2),
+        (1, "loyal_customers", 1),
+    ]
     promo = [m for m in local.sent_messages() if m["template"] == "product-promotion"]
     assert [m["to"][0] for m in promo] == ["subscriber2@example.com"]
     assert promo[0]["subject"] == "Exclusive Offer: 20% Off Smart Watch"

@@ -43,8 +43,10 @@ def run_id_for_upload(campaign_id: str, key: str, etag: str) -> str:
 
 def execution_inputs(stack: LocalStack) -> dict[str, dict[str, Any]]:
     sfn = stack.client("stepfunctions")
-    return {e["name"]: json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])
-            for e in stack.executions()}
+    return {
+        e["name"]: json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])
+        for e in stack.executions()
+    }
 
 
 @pytest.fixture
@@ -58,7 +60,11 @@ def test_s3_put_starts_one_execution_named_after_the_decoded_key_and_etag(local:
     event = load_event("start_campaign/s3_put.json")
     (record,) = event["Records"]
     assert (record["eventVersion"], record["eventSource"], record["eventName"], record["awsRegion"]) == (
-        "2.1", "aws:s3", "ObjectCreated:Put", "us-east-1")
+        "2.1",
+        "aws:s3",
+        "ObjectCreated:Put",
+        "us-east-1",
+    )
     bucket = record["s3"]["bucket"]
     assert (bucket["name"], bucket["arn"]) == (local.bucket, f"arn:aws:s3:::{local.bucket}")
     obj = record["s3"]["object"]
@@ -80,16 +86,19 @@ def test_s3_put_starts_one_execution_named_after_the_decoded_key_and_etag(local:
     (again,) = second["runs"]
     assert again["run_id"] == expected
     assert again.get("duplicate") is True or again["execution_arn"] == run["execution_arn"]
-    assert execution_inputs(local) == {expected: {
-        "campaign_id": "recipe",
-        "run_id": expected,
-        "occurrence": "once",
-        "trigger": "upload",
-        "audience": {"key": SPACE_KEY, "etag": obj["eTag"], "version_id": obj["versionId"]},
-    }}
+    assert execution_inputs(local) == {
+        expected: {
+            "campaign_id": "recipe",
+            "run_id": expected,
+            "occurrence": "once",
+            "trigger": "upload",
+            "audience": {"key": SPACE_KEY, "etag": obj["eTag"], "version_id": obj["versionId"]},
+        }
+    }
     local.wait_for_all(timeout=60)
     assert start(load_event("start_campaign/s3_put.json")) == {
-        "runs": [{"run_id": expected, "started": False, "duplicate": True}]}
+        "runs": [{"run_id": expected, "started": False, "duplicate": True}]
+    }
 
     # Different bytes under the same key (a corrected file) are a new run.
     corrected = load_event("start_campaign/s3_put.json")
@@ -115,7 +124,10 @@ def test_s3_put_event_names_the_same_run_as_the_notification_of_the_real_upload(
     (finished,) = local.wait_for_all(timeout=60)
     assert finished["status"] == "SUCCEEDED"
     assert sorted(m["to"][0] for m in local.sent_messages()) == [
-        "subscriber1@example.com", "subscriber2@example.com", "subscriber3@example.com"]
+        "subscriber1@example.com",
+        "subscriber2@example.com",
+        "subscriber3@example.com",
+    ]
 
 
 def test_objects_outside_incoming_campaign_folders_are_ignored(local: LocalStack) -> None:
@@ -148,25 +160,33 @@ def test_schedule_starts_a_run_named_after_the_scheduled_time(local: LocalStack)
     (again,) = second["runs"]
     assert again["run_id"] == run_id
     assert again.get("duplicate") is True or again["execution_arn"] == run["execution_arn"]
-    assert execution_inputs(local) == {run_id: {
-        "campaign_id": "recipe",
-        "run_id": run_id,
-        "occurrence": "once",  # the recipe is a one-off campaign: one ledger scope for every run
-        "trigger": "schedule",
-        "audience": {"key": "audiences/recipe/subscribers.json", "etag": head["ETag"], "version_id": head["VersionId"]},
-        "scheduled_time": "2026-11-23T09:00:00Z",
-    }}
+    assert execution_inputs(local) == {
+        run_id: {
+            "campaign_id": "recipe",
+            "run_id": run_id,
+            "occurrence": "once",  # the recipe is a one-off campaign: one ledger scope for every run
+            "trigger": "schedule",
+            "audience": {
+                "key": "audiences/recipe/subscribers.json",
+                "etag": head["ETag"],
+                "version_id": head["VersionId"],
+            },
+            "scheduled_time": "2026-11-23T09:00:00Z",
+        }
+    }
     (finished,) = local.wait_for_all(timeout=60)
     assert finished["status"] == "SUCCEEDED"
     assert len(local.sent_messages()) == 3
     assert start(load_event("start_campaign/schedule.json")) == {
-        "runs": [{"run_id": run_id, "started": False, "duplicate": True}]}
+        "runs": [{"run_id": run_id, "started": False, "duplicate": True}]
+    }
 
 
 def test_schedule_of_a_recurring_campaign_gets_its_own_occurrence(local: LocalStack) -> None:
     definition = json.loads((ROOT / "examples/recipe/campaign.json").read_text())
-    local.put_json("campaigns/recipe.json",
-                   {**definition, "recurring": True, "audience_key": "audiences/recipe/subscribers.json"})
+    local.put_json(
+        "campaigns/recipe.json", {**definition, "recurring": True, "audience_key": "audiences/recipe/subscribers.json"}
+    )
     local.upload("audiences/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
 
     result = start(load_event("start_campaign/schedule.json"))
@@ -175,20 +195,31 @@ def test_schedule_of_a_recurring_campaign_gets_its_own_occurrence(local: LocalSt
     assert execution_inputs(local)["recipe-s-20261123T090000Z"]["occurrence"] == "scheduled-20261123T090000Z"
 
 
-def test_schedule_is_rejected_naming_what_is_missing(local: LocalStack) -> None:
-    # The recipe definition has no audience_key.
-    with pytest.raises(CampaignError) as caught:
-        start(load_event("start_campaign/schedule.json"))
-    assert "campaigns/recipe.json: audience_key" in str(caught.value)
-
+def test_a_broken_scheduled_run_fails_with_a_report_naming_what_is_missing(local: LocalStack) -> None:
+    """A schedule fires whatever the bucket holds: the run starts and its report says why it failed,
+    instead of Scheduler retrying into the dead-letter queue with no report."""
     definition = json.loads((ROOT / "examples/recipe/campaign.json").read_text())
-    local.put_json("campaigns/recipe.json", {**definition, "audience_key": "audiences/recipe/missing.json"})
-    with pytest.raises(CampaignError, match=r"audiences/recipe/missing\.json"):
-        start(load_event("start_campaign/schedule.json"))
-
-    with pytest.raises(CampaignError, match=r"campaigns/spring-sale\.json"):
-        start({**load_event("start_campaign/schedule.json"), "campaign_id": "spring-sale"})
-    assert local.executions() == []
+    cases = [
+        ("recipe", None, "campaigns/recipe.json: audience_key"),  # the recipe has no audience_key
+        ("recipe", {**definition, "audience_key": "audiences/recipe/missing.json"}, "audiences/recipe/missing.json"),
+        ("spring-sale", None, "campaigns/spring-sale.json"),
+    ]
+    for hour, (campaign_id, override, expected) in enumerate(cases, start=1):
+        if override:
+            local.put_json(f"campaigns/{campaign_id}.json", override)
+        event = {
+            **load_event("start_campaign/schedule.json"),
+            "campaign_id": campaign_id,
+            "scheduled_time": f"2026-11-23T0{hour}:00:00Z",
+        }
+        (run,) = start(event)["runs"]
+        assert run["started"] is True
+        arn = next(e["executionArn"] for e in local.executions() if e["name"] == run["run_id"])
+        assert local.wait_for_execution(arn)["status"] == "FAILED"
+        report = local.report(campaign_id, run["run_id"])
+        assert report["status"] == "FAILED"
+        assert expected in json.dumps(report["error"]), report["error"]
+    assert local.sent_messages() == []
 
 
 def test_bad_campaign_ids_and_unknown_events_are_rejected_with_a_message(local: LocalStack) -> None:

@@ -19,6 +19,8 @@ __all__ = ["MetricUnit", "count_outcomes", "logger", "metrics", "tracer"]
 
 def count_outcomes(campaign_id: str, counts: dict[str, int], prefix: str = "Recipients") -> None:
     """One metric per outcome (RecipientsSent, RecipientsFailed, ...) for the campaign."""
+    if not any(counts.values()):
+        return  # a dimension without metrics would linger into the next warm invocation
     metrics.add_dimension(name="campaign", value=campaign_id)
     for outcome, value in counts.items():
         if value:

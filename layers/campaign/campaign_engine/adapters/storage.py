@@ -19,11 +19,14 @@ def get_bytes(bucket: str, key: str) -> bytes:
     return open_stream(bucket, key).read()
 
 
+_MISSING = ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
+
+
 def open_stream(bucket: str, key: str, **kwargs: Any) -> BinaryIO:
     try:
         return client("s3").get_object(Bucket=bucket, Key=key, **kwargs)["Body"]
     except Exception as exc:
-        if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+        if error_code(exc) in _MISSING:
             raise MissingObject("object not found", where=f"s3://{bucket}/{key}") from None
         raise
 
@@ -32,7 +35,7 @@ def head(bucket: str, key: str) -> dict[str, Any]:
     try:
         return client("s3").head_object(Bucket=bucket, Key=key)
     except Exception as exc:
-        if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+        if error_code(exc) in _MISSING:
             raise MissingObject("object not found", where=f"s3://{bucket}/{key}") from None
         raise
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -32,3 +33,11 @@ def normalise(raw: str) -> str:
 def address_hash(address: str) -> str:
     """A short stable pseudonym for logs and records that must not hold the address."""
     return hashlib.sha256(address.encode("utf-8")).hexdigest()[:16]
+
+
+_ANY_ADDRESS = re.compile(r"[^\s@<>\"',;:()\[\]]+@[^\s@<>\"',;:()\[\]]+")
+
+
+def redact(text: str) -> str:
+    """Replace every address in free text (e.g. an SES error message) by its hash, for logs."""
+    return _ANY_ADDRESS.sub(lambda m: f"<address:{address_hash(m.group(0).lower())}>", text)

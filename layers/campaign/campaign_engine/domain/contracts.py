@@ -30,7 +30,7 @@ class RunInput(_Model):
     run_id: str
     occurrence: str  # ledger scope: "once" for one-off campaigns, else the occurrence's id
     trigger: Literal["upload", "schedule", "manual"]
-    audience: AudienceRef
+    audience: AudienceRef | None = None  # None: a scheduled campaign without a usable audience_key
     scheduled_time: str | None = None
 
 
@@ -88,6 +88,16 @@ class PrepareOutput(_Model):
     batch_count: int = 0
     max_concurrency: int = 1
     error: dict[str, str] | None = None
+
+
+class FinalizeInput(BaseModel):
+    """The whole state at Finalize: the execution input plus what the states added."""
+
+    model_config = ConfigDict(extra="allow")
+    campaign_id: str
+    run_id: str
+    prepare: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
 
 
 class SendBatchInput(_Model):

@@ -51,7 +51,3 @@ class AccountLevelError(Exception):
 class ThrottledError(Exception):
     """Some entries are still throttled after the in-Lambda retries: let Step Functions retry
     the batch later (the batch record makes the retry send only what is still pending)."""
-
-
-class RunNotActiveError(Exception):
-    """The run record is no longer RUNNING."""

@@ -210,7 +210,10 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally]:
         sent_last_24_hours=quota.get("SentLast24Hours"),
     )
     if not run.audience or not run.audience.key:
-        raise AudienceError("no audience file for this run", where="run input: audience")
+        raise AudienceError(
+            "no audience file for this run: a scheduled campaign needs 'audience_key'",
+            where=f"campaigns/{run.campaign_id}.json: audience_key",
+        )
     source = f"s3://{settings.bucket}/{run.audience.key}"
     extra = {"VersionId": run.audience.version_id} if run.audience.version_id else {}
     try:

@@ -23,7 +23,7 @@ from ..adapters.secrets import signing_key
 from ..adapters.suppression import SuppressionList
 from ..config import Settings
 from ..domain import tokens
-from ..domain.addresses import address_hash
+from ..domain.addresses import address_hash, redact
 from ..domain.contracts import Batch, Recipient, SendBatchInput, SendBatchOutput
 from ..domain.errors import AccountLevelError, ThrottledError
 from ..domain.outcomes import empty_counts
@@ -249,7 +249,9 @@ class BatchSender:
             self.context.campaign_id, self.context.run_id, "FAILED", f"SES refused the send ({reason}): {message}"
         )
         logger.error("account-level SES error: run stopped", extra={"reason": reason, "batch": self.item.batch})
-        raise AccountLevelError(reason, message)
+        # The run record keeps SES's words for the report; the error (logged by Lambda and Step
+        # Functions) gets the addresses hashed.
+        raise AccountLevelError(reason, redact(message))
 
     # -- records ---------------------------------------------------------------------------
 

@@ -55,22 +55,26 @@ def run_for_upload(settings: Settings, key: str, etag: str | None, version_id: s
 
 
 def run_for_schedule(settings: Settings, campaign_id: str, scheduled_time: str) -> RunInput:
+    """A scheduled run starts even when its definition or audience is broken: Prepare then
+    fails it with a run record and a report naming the problem, instead of a silent retry."""
     check_campaign_id(campaign_id, where="schedule input: campaign_id")
-    definition = load_definition(settings, campaign_id)
-    if not definition.audience_key:
-        raise CampaignError(
-            "a scheduled run needs 'audience_key' in the campaign definition",
-            where=f"{definition_key(campaign_id)}: audience_key",
-        )
     when = datetime.fromisoformat(scheduled_time.replace("Z", "+00:00"))
     stamp = when.strftime("%Y%m%dT%H%M%SZ")
-    head = storage.head(settings.bucket, definition.audience_key)
+    definition = _definition_or_none(settings, campaign_id)
+    audience = None
+    if definition and definition.audience_key:
+        audience = AudienceRef(key=definition.audience_key)
+        try:
+            head = storage.head(settings.bucket, definition.audience_key)
+            audience = AudienceRef(key=definition.audience_key, etag=head.get("ETag"), version_id=head.get("VersionId"))
+        except storage.MissingObject:
+            logger.error("audience file of a scheduled run is missing", extra={"campaign_id": campaign_id})
     return RunInput(
         campaign_id=campaign_id,
         run_id=f"{campaign_id}-s-{stamp}",
-        occurrence=f"scheduled-{stamp}" if definition.recurring else "once",
+        occurrence=f"scheduled-{stamp}" if definition and definition.recurring else "once",
         trigger="schedule",
-        audience=AudienceRef(key=definition.audience_key, etag=head.get("ETag"), version_id=head.get("VersionId")),
+        audience=audience,
         scheduled_time=scheduled_time,
     )
 
