@@ -11,10 +11,12 @@ and every message the local SES "sent" are written to OUT.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +115,25 @@ def run(args: argparse.Namespace) -> int:
     definition = json.loads(args.campaign.read_text(encoding="utf-8"))
     campaign_id = definition.get("campaign_id") or args.campaign.stem
     audience = args.audience or default_audience(out, args.generated)
+    # The handlers' JSON logs and metrics go to a file; the terminal gets the summary.
+    with (
+        (out / "lambda.log").open("w", encoding="utf-8") as lambda_log,
+        contextlib.redirect_stdout(lambda_log),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        report, seconds = run_on_local_stack(args, definition, campaign_id, audience)
+    if report is None:
+        print("No run started: is the upload under incoming/<campaign_id>/ and the campaign id valid?", file=sys.stderr)
+        return 2
+    print(summary(report, seconds, out))
+    return 0 if report["status"] == "COMPLETED" else 1
 
+
+def run_on_local_stack(
+    args: argparse.Namespace, definition: dict[str, Any], campaign_id: str, audience: Path
+) -> tuple[dict[str, Any] | None, float]:
+    out: Path = args.out
     with LocalStack.start() as stack:
         stack.configure_ses(max_send_rate=args.send_rate, max_24_hour_send=10_000_000)
         sender = definition.get("sender", {}).get("address", "")
@@ -125,11 +145,7 @@ def run(args: argparse.Namespace) -> int:
         stack.upload(f"incoming/{campaign_id}/{audience.name}", audience.read_bytes())
         executions = stack.executions()
         if not executions:
-            print(
-                "No run started: is the upload under incoming/<campaign_id>/ and the campaign id valid?",
-                file=sys.stderr,
-            )
-            return 2
+            return None, 0.0
         execution = stack.wait_for_execution(executions[0]["executionArn"], timeout=args.timeout)
         seconds = time.monotonic() - started
         report = stack.report(campaign_id, execution["name"])
@@ -140,8 +156,7 @@ def run(args: argparse.Namespace) -> int:
         rejects = report.get("rejects_key")
         body = stack.client("s3").get_object(Bucket=stack.bucket, Key=rejects)["Body"].read() if rejects else b""
         (out / "rejects.jsonl").write_bytes(body)
-    print(summary(report, seconds, out))
-    return 0 if report["status"] == "COMPLETED" else 1
+    return report, seconds
 
 
 def main(argv: list[str] | None = None) -> int:

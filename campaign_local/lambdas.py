@@ -134,3 +134,10 @@ def uninstall() -> None:
 
 def installed() -> bool:
     return LambdaFunction._invoke_lambda is _invoke_in_process
+
+
+def invoke_handler(logical_id: str, event: Any) -> Any:
+    """Call a template function's real handler directly (no moto Lambda API), with a context."""
+    name, code = next((n, c) for n, c in REGISTRY.functions.items() if c.logical_id == logical_id)
+    context = LambdaContext(name, f"arn:aws:lambda:{name}", code)
+    return load_handler(code)(event, context)

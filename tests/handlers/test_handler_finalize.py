@@ -14,21 +14,14 @@ from typing import Any
 import pytest
 from campaign_engine.adapters.runs import RunStore
 from campaign_engine.domain.errors import AccountLevelError
+from campaign_engine.domain.outcomes import OUTCOMES
 from conftest import load_event
 
-from campaign_local import lambdas
+from campaign_local.lambdas import invoke_handler as call
 from campaign_local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIBERS = ROOT / "examples/recipe/subscribers.json"
-OUTCOMES = ("sent", "suppressed", "invalid", "duplicate", "skipped", "failed", "unknown", "not_sent")
-
-
-def call(logical_id: str, event: dict[str, Any]) -> Any:
-    """Invoke a function's real handler in-process, with a Lambda context, as the stack does."""
-    name, code = next((n, c) for n, c in lambdas.REGISTRY.functions.items() if c.logical_id == logical_id)
-    context = lambdas.LambdaContext(name, f"arn:aws:lambda:us-east-1:123456789012:function:{name}", code)
-    return lambdas.load_handler(code)(event, context)
 
 
 def finalize(event: dict[str, Any]) -> dict[str, Any]:

@@ -17,19 +17,12 @@ import pytest
 from campaign_engine.domain.errors import CampaignError, DefinitionError
 from conftest import load_event
 
-from campaign_local import lambdas
+from campaign_local.lambdas import invoke_handler as call
 from campaign_local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIBERS = ROOT / "examples/recipe/subscribers.json"
 SPACE_KEY = "incoming/recipe/spring subscribers.json"
-
-
-def call(logical_id: str, event: dict[str, Any]) -> Any:
-    """Invoke a function's real handler in-process, with a Lambda context, as the stack does."""
-    name, code = next((n, c) for n, c in lambdas.REGISTRY.functions.items() if c.logical_id == logical_id)
-    context = lambdas.LambdaContext(name, f"arn:aws:lambda:us-east-1:123456789012:function:{name}", code)
-    return lambdas.load_handler(code)(event, context)
 
 
 def start(event: dict[str, Any]) -> dict[str, Any]:
