@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,6 +65,7 @@ __all__ = [
     "fail_next_send",
     "install",
     "is_installed",
+    "refusal_counts",
     "rendering_failures",
     "reset",
     "sent_messages",
@@ -170,6 +171,8 @@ class _AccountState:
     window_second: int = -1
     window_recipients: int = 0
     pending_errors: deque[tuple[str, str]] = field(default_factory=deque)
+    # Per-entry refusals by status, so tests can tell "paced under the limit" from "retried".
+    refusals: Counter[str] = field(default_factory=Counter)
 
     def sent_last_24_hours(self, now: float) -> int:
         while self.accepted and self.accepted[0][0] <= now - _DAY_SECONDS:
@@ -279,6 +282,13 @@ def suppressed_drops(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT
     state = _state(account_id, region)
     with state.lock:
         return [dict(drop) for drop in state.drops]
+
+
+def refusal_counts(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION) -> dict[str, int]:
+    """Per-entry refusals so far, by status (ACCOUNT_THROTTLED, MESSAGE_REJECTED, ...)."""
+    state = _state(account_id, region)
+    with state.lock:
+        return dict(state.refusals)
 
 
 def clear_sent_messages(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION) -> None:
@@ -930,6 +940,13 @@ def _entry_data(request: _BulkRequest, entry: _Entry) -> dict[str, Any]:
 
 def _refusal(state: _AccountState, entry: _Entry, now: float) -> tuple[str, str] | None:
     """Why SES would not accept this entry, as (Status, Error); None when it is accepted."""
+    refused = _why_refused(state, entry, now)
+    if refused is not None:
+        state.refusals[refused[0]] += 1
+    return refused
+
+
+def _why_refused(state: _AccountState, entry: _Entry, now: float) -> tuple[str, str] | None:
     current = state.behaviour
     addresses = [_address_of(recipient) for recipient in entry.recipients]
     if not all(_ADDRESS.match(address) for address in addresses):

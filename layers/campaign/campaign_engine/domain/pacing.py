@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -47,3 +49,38 @@ def plan(
 def min_batch_seconds(recipients: int, worker_rate: float) -> float:
     """How long a worker must take to send ``recipients`` without exceeding its share."""
     return recipients / worker_rate if worker_rate > 0 else 0.0
+
+
+class Pacer:
+    """Spaces one worker's SES calls so that it never exceeds ``rate`` recipients a second.
+
+    A call carries at most ``call_size()`` entries (<= rate, so a call never bursts past the
+    share on its own) and books max(1 s, entries / rate) before the next call may start, so no
+    one-second window holds two calls of the same worker. With the Map running
+    ``max_concurrency`` workers at ``target_rate / max_concurrency`` each, no second sees more
+    than the target rate in total.
+    """
+
+    def __init__(
+        self, rate: float, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.rate = rate
+        self._clock, self._sleep = clock, sleep
+        self._next = clock()
+
+    def call_size(self, limit: int = 50) -> int:
+        return max(1, min(limit, int(self.rate)))
+
+    def _wait(self) -> None:
+        wait = self._next - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+
+    def before_call(self, entries: int) -> None:
+        self._wait()
+        self._next = self._clock() + max(1.0, min_batch_seconds(entries, self.rate))
+
+    def finish(self) -> None:
+        """Hold the worker until its last call's interval is over, so its next batch cannot
+        start early."""
+        self._wait()

@@ -27,10 +27,11 @@ from ..domain.addresses import address_hash, redact
 from ..domain.contracts import Batch, Recipient, SendBatchInput, SendBatchOutput
 from ..domain.errors import AccountLevelError, ThrottledError
 from ..domain.outcomes import empty_counts
-from ..domain.pacing import min_batch_seconds
+from ..domain.pacing import Pacer
 from ..domain.sending import (
     ACCOUNT_LEVEL,
     ACCOUNT_LEVEL_ERRORS,
+    MAX_ENTRIES,
     RETRYABLE_ERRORS,
     EntryResult,
     backoff_seconds,
@@ -164,30 +165,30 @@ class BatchSender:
             token = tokens.sign(secret, tokens.UnsubscribeClaim(address, ctx.campaign_id, ctx.topic))
             return tokens.unsubscribe_url(self.settings.unsubscribe_base_url, token)
 
-        paced_until = time.monotonic()
+        pacer = Pacer(ctx.worker_rate, sleep=lambda seconds: SLEEP(seconds))
+        size = pacer.call_size(MAX_ENTRIES)
+        for start in range(0, len(pending), size):
+            self._send_call(batch, pending[start : start + size], url_for, pacer)
+        pacer.finish()
+
+    def _send_call(self, batch: Batch, pending: list[Recipient], url_for: Any, pacer: Pacer) -> None:
+        """One SendBulkEmail call, then retries of only its throttled entries."""
         for attempt in range(MAX_ATTEMPTS):
             for r in pending:
                 self.entries[address_hash(r.email)] = INFLIGHT
             self._save()
-            wait = paced_until - time.monotonic()
-            if wait > 0:
-                SLEEP(wait)
-            paced_until = time.monotonic() + min_batch_seconds(len(pending), ctx.worker_rate)
-            results = self._call_ses(build_request(ctx, batch, pending, url_for), pending)
+            pacer.before_call(len(pending))
+            results = self._call_ses(build_request(self.context, batch, pending, url_for), pending)
             # None: the whole call was throttled, nothing was sent
             retry = pending if results is None else self._record(pending, results)
             if not retry:
-                break
+                return
             pending = retry
             SLEEP(backoff_seconds(attempt))
-        else:
-            self._save()
-            raise ThrottledError(
-                f"batch {self.item.batch}: {len(pending)} entries still throttled after {MAX_ATTEMPTS} attempts"
-            )
-        wait = paced_until - time.monotonic()
-        if wait > 0:
-            SLEEP(wait)  # keep this worker under its share of the send rate before its next batch
+        self._save()
+        raise ThrottledError(
+            f"batch {self.item.batch}: {len(pending)} entries still throttled after {MAX_ATTEMPTS} attempts"
+        )
 
     def _call_ses(self, request: dict[str, Any], pending: list[Recipient]) -> list[EntryResult] | None:
         try:
