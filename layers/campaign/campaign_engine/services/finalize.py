@@ -105,7 +105,11 @@ def finalize(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
         values["error"] = report["error"]
     if record.get("status") == ACTIVE:
         store.update_run(campaign_id, run_id, {**values, "status": report["status"]}, only_if_status=ACTIVE)
-    else:
+    elif "status" not in record:  # Prepare failed before it could create the run record
+        store.update_run(
+            campaign_id, run_id, {**values, "status": report["status"], "campaign_id": campaign_id, "run_id": run_id}
+        )
+    else:  # a stopped run (FAILED, CANCELLED, PAUSED) keeps its status and reason
         store.update_run(campaign_id, run_id, values)
     count_outcomes(campaign_id, counts)
     logger.info("run finished", extra={"status": report["status"], "rows": report["rows"], "counts": counts})
