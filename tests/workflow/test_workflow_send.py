@@ -245,3 +245,15 @@ def test_pacing_keeps_the_run_under_the_send_rate(recipe_stack):
     # machine can delay, so the bound checked here is SES's limit, not the 80% share.
     per_second = Counter(m["timestamp"][:19] for m in recipe_stack.sent_messages())
     assert max(per_second.values()) <= 100
+
+
+def test_unmatched_rows_get_the_default_template_when_the_campaign_says_so(recipe_stack):
+    definition = recipe_stack.get_json("campaigns/recipe.json")
+    recipe_stack.put_json("campaigns/recipe.json", {**definition, "unmatched": "default"})
+    audience = [*RECIPE_ROWS, {"email": "prospect@example.com", "name": "Pat", "segment": "prospects"}]
+    _, report = upload_and_wait(recipe_stack, audience)
+    assert report["sent"] == 4 and report["skipped"] == 0
+    assert report["segments"]["default"]["sent"] == 1
+    (message,) = [m for m in recipe_stack.sent_messages() if m["to"] == ["prospect@example.com"]]
+    assert message["template"] == "welcome-campaign" and message["tags"]["segment"] == "default"
+    assert message["subject"] == "Welcome to Our Community, Pat!"

@@ -19,7 +19,7 @@ from ..config import Settings
 from ..domain import pacing
 from ..domain.addresses import InvalidAddress, normalise
 from ..domain.audience import read_rows
-from ..domain.campaign import CampaignDefinition
+from ..domain.campaign import DEFAULT_SEGMENT, CampaignDefinition
 from ..domain.contracts import BatchItem, PrepareOutput, RunInput, SegmentPlan, SendContext
 from ..domain.dedupe import SeenAddresses
 from ..domain.errors import AudienceError, CampaignError, TemplateError
@@ -269,7 +269,7 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally]:
 def _segment_templates(definition: CampaignDefinition) -> dict[str, str]:
     pairs = {segment.name: segment.template for segment in definition.segments}
     if definition.unmatched == "default" and definition.default_template:
-        pairs["default"] = definition.default_template
+        pairs[DEFAULT_SEGMENT] = definition.default_template
     return pairs
 
 
