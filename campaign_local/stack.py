@@ -77,6 +77,14 @@ class LocalStack:
         mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         mock.start()
         try:
+            lambdas.install()
+            moto_patches.install()
+            local_ses.install()
+            local_ses.reset()
+            stack = cls(template or ROOT / "template.yaml", {**LOCAL_PARAMETERS, **(parameters or {})})
+            stack._build()
+            # Imported only now, with the template's environment set, as in Lambda (Powertools
+            # reads its service name at import); its cached clients and settings are dropped.
             from campaign_engine.adapters import aws as engine_aws
             from campaign_engine.adapters import secrets as engine_secrets
             from campaign_engine.config import settings
@@ -84,12 +92,6 @@ class LocalStack:
             engine_aws.reset()
             engine_secrets.reset()
             settings.cache_clear()
-            lambdas.install()
-            moto_patches.install()
-            local_ses.install()
-            local_ses.reset()
-            stack = cls(template or ROOT / "template.yaml", {**LOCAL_PARAMETERS, **(parameters or {})})
-            stack._build()
             yield stack
         finally:
             lambdas.REGISTRY.functions.clear()

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _template_environment() -> None:
+    """Lambda sets the template's Globals environment before any import; tests import the layer
+    early, so set the values that are read at import time (Powertools' service name) first."""
+    from campaign_local import cfn
+
+    variables = cfn.load(ROOT / "template.yaml")["Globals"]["Function"]["Environment"]["Variables"]
+    for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):
+        os.environ.setdefault(name, variables[name])
+
+
+_template_environment()
 EVENTS = ROOT / "events"
 SENDER = "example.com"
 

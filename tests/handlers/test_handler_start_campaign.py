@@ -232,3 +232,30 @@ def test_bad_campaign_ids_and_unknown_events_are_rejected_with_a_message(local: 
     with pytest.raises(CampaignError, match=r"unrecognised trigger event .*expected S3 Records or a schedule"):
         start({"detail-type": "Scheduled Event", "source": "aws.events"})
     assert local.executions() == []
+
+
+def test_a_repeat_while_the_run_is_still_running_is_reported_as_a_duplicate(local: LocalStack, monkeypatch) -> None:
+    import threading
+    import time
+
+    from campaign_engine.services import start as start_service
+
+    from campaign_local import lambdas
+
+    release = threading.Event()
+
+    def hold_prepare(logical_id: str, _event: Any) -> None:
+        if logical_id == "PrepareFunction":
+            release.wait(timeout=30)  # keep the first execution RUNNING
+
+    lambdas.REGISTRY.hooks.append(hold_prepare)
+    monkeypatch.setattr(start_service, "_SAME_CALL_TOLERANCE", start_service.timedelta(seconds=0.2))
+    try:
+        (first,) = start(load_event("start_campaign/s3_put.json"))["runs"]
+        time.sleep(0.5)
+        (again,) = start(load_event("start_campaign/s3_put.json"))["runs"]
+    finally:
+        release.set()
+    assert first["started"] is True
+    assert again == {**first, "started": False, "duplicate": True}
+    assert len(local.executions()) == 1

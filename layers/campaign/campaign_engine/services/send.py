@@ -252,7 +252,7 @@ class BatchSender:
         logger.error("account-level SES error: run stopped", extra={"reason": reason, "batch": self.item.batch})
         # The run record keeps SES's words for the report; the error (logged by Lambda and Step
         # Functions) gets the addresses hashed.
-        raise AccountLevelError(reason, redact(message))
+        raise AccountLevelError(reason, redact(message)) from None  # the SES error names addresses too
 
     # -- records ---------------------------------------------------------------------------
 

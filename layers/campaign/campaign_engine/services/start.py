@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -92,8 +92,14 @@ def _definition_or_none(settings: Settings, campaign_id: str) -> CampaignDefinit
         return None
 
 
+# StartExecution answers a repeat of a still-running execution (same name, same input) with
+# that execution: one that started clearly before this call is a duplicate trigger.
+_SAME_CALL_TOLERANCE = timedelta(seconds=2)
+
+
 def start_execution(settings: Settings, run: RunInput) -> dict[str, Any]:
     payload = run.model_dump_json(exclude_none=True)
+    requested_at = datetime.now(UTC)
     try:
         response = client("stepfunctions").start_execution(
             stateMachineArn=settings.state_machine_arn, name=run.run_id, input=payload
@@ -103,6 +109,10 @@ def start_execution(settings: Settings, run: RunInput) -> dict[str, Any]:
             logger.info("run already started: duplicate trigger ignored", extra={"run_id": run.run_id})
             return {"run_id": run.run_id, "started": False, "duplicate": True}
         raise
+    started_at = response.get("startDate")
+    if isinstance(started_at, datetime) and started_at < requested_at - _SAME_CALL_TOLERANCE:
+        logger.info("run is already running: duplicate trigger ignored", extra={"run_id": run.run_id})
+        return {"run_id": run.run_id, "started": False, "duplicate": True, "execution_arn": response["executionArn"]}
     logger.info("run started", extra={"run_id": run.run_id, "execution_arn": response["executionArn"]})
     return {"run_id": run.run_id, "started": True, "execution_arn": response["executionArn"]}
 
