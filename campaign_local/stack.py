@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 STACK_NAME = "campaign-local"
 # The template's parameters, overridden for the local stack: moto runs Distributed Map
-# children only as STANDARD executions.
+# children only as STANDARD executions, and INFO logs of every batch would drown the demo.
 LOCAL_PARAMETERS = {"ChildExecutionType": "STANDARD", "LogLevel": "WARNING"}
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
