@@ -103,15 +103,18 @@ class CampaignDefinition(_Strict):
             raise ValueError(f"segment name '{DEFAULT_SEGMENT}' is reserved for unmatched rows")
         return self
 
-    def templates_used(self) -> list[str]:
-        names = [segment.template for segment in self.segments]
+    def segment_templates(self) -> dict[str, str]:
+        """Segment name -> template, in order, with the default segment when unmatched rows get it."""
+        pairs = {segment.name: segment.template for segment in self.segments}
         if self.unmatched == "default" and self.default_template:
-            names.append(self.default_template)
-        return sorted(set(names))
+            pairs[DEFAULT_SEGMENT] = self.default_template
+        return pairs
+
+    def templates_used(self) -> list[str]:
+        return sorted(set(self.segment_templates().values()))
 
     def segment_names(self) -> list[str]:
-        names = [segment.name for segment in self.segments]
-        return [*names, DEFAULT_SEGMENT] if self.unmatched == "default" else names
+        return list(self.segment_templates())
 
     def segment_for(self, row: dict[str, Any]) -> tuple[str, str] | None:
         """(segment name, template) of the first matching segment, the default, or None (skip)."""

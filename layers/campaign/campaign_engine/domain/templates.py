@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -35,13 +36,18 @@ class TemplateContent(BaseModel):
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
 
-    def required_variables(self) -> set[str]:
+    def required_variables(self) -> frozenset[str]:
         """Top-level names referenced outside ``#each``/``#with``/``#if`` blocks: a row
         missing any of them fails to render at SES."""
+        return self._required
+
+    @cached_property
+    def _required(self) -> frozenset[str]:
+        # Parsed once per template: Prepare checks every row of the audience against it.
         needed: set[str] = set()
         for part in (self.Subject, self.Html or "", self.Text or ""):
             needed |= _top_level_names(part)
-        return needed
+        return frozenset(needed)
 
 
 def _top_level_names(text: str) -> set[str]:

@@ -19,7 +19,7 @@ from ..config import Settings
 from ..domain import pacing
 from ..domain.addresses import InvalidAddress, normalise
 from ..domain.audience import read_rows
-from ..domain.campaign import DEFAULT_SEGMENT, CampaignDefinition
+from ..domain.campaign import CampaignDefinition
 from ..domain.contracts import BatchItem, PrepareOutput, RunInput, SegmentPlan, SendContext
 from ..domain.dedupe import SeenAddresses
 from ..domain.errors import AudienceError, CampaignError, TemplateError
@@ -251,7 +251,7 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally]:
         topic=definition.topic,
         segments={
             name: SegmentPlan(template=tmpl, data=definition.segment_data(name))
-            for name, tmpl in _segment_templates(definition).items()
+            for name, tmpl in definition.segment_templates().items()
         },
         batches_key=writer.batches_key,
         worker_rate=plan.worker_rate,
@@ -264,13 +264,6 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally]:
         batch_count=writer.count,
         max_concurrency=plan.max_concurrency,
     ), tally
-
-
-def _segment_templates(definition: CampaignDefinition) -> dict[str, str]:
-    pairs = {segment.name: segment.template for segment in definition.segments}
-    if definition.unmatched == "default" and definition.default_template:
-        pairs[DEFAULT_SEGMENT] = definition.default_template
-    return pairs
 
 
 def _process_rows(

@@ -101,9 +101,9 @@ class BatchSender:
         self._send(batch, todo)
         self.record["state"] = "DONE"
         self._save()
-        counts = counts_of(self.entries)
-        count_outcomes(ctx.campaign_id, counts)
-        return self._output()
+        output = self._output()
+        count_outcomes(ctx.campaign_id, output.counts)
+        return output
 
     # -- steps -----------------------------------------------------------------------------
 
