@@ -41,6 +41,19 @@ def stack():
 
 
 @pytest.fixture
+def quiet_stack(recipe_stack):
+    """The recipe stack with the bucket notification off and the recipe's subscribers at
+    incoming/recipe/subscribers.json (the key the events name): for calling one handler at a
+    time without an upload starting a real run of the same id."""
+    recipe_stack.client("s3").put_bucket_notification_configuration(
+        Bucket=recipe_stack.bucket, NotificationConfiguration={}
+    )
+    recipe_stack.upload("incoming/recipe/subscribers.json", (ROOT / "examples/recipe/subscribers.json").read_bytes())
+    yield recipe_stack
+    assert recipe_stack.executions() == [], "a handler test started an execution"
+
+
+@pytest.fixture
 def recipe_stack(stack):
     """The local stack with the recipe's templates and campaign definition in the bucket."""
     for path in (ROOT / "templates").glob("*.json"):

@@ -7,7 +7,6 @@ records the state in the event refers to; Finalize then adds them up into report
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,27 +47,16 @@ def assert_adds_up(report: dict[str, Any]) -> None:
         assert sum(segment[outcome] for segment in report["segments"].values()) == report[outcome], outcome
 
 
-@pytest.fixture
-def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
-    """The recipe stack, notification off, with the recipe audience under the run input's key."""
-    recipe_stack.client("s3").put_bucket_notification_configuration(
-        Bucket=recipe_stack.bucket, NotificationConfiguration={}
-    )
-    recipe_stack.upload("incoming/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
-    yield recipe_stack
-    assert recipe_stack.executions() == [], "a handler test started an execution"
-
-
-def test_finalize_after_the_map_writes_a_report_whose_counts_add_up(local: LocalStack) -> None:
+def test_finalize_after_the_map_writes_a_report_whose_counts_add_up(quiet_stack: LocalStack) -> None:
     event = load_event("finalize/after_map.json")
     run_id = event["run_id"]
-    prepare_and_send(local)
+    prepare_and_send(quiet_stack)
 
     output = finalize(event)
 
     report_key = f"runs/recipe/{run_id}/report.json"
     assert output == {"status": "COMPLETED", "report_key": report_key, "rows": 3, "counts": counts(sent=3)}
-    report = local.get_json(report_key)
+    report = quiet_stack.get_json(report_key)
     assert_adds_up(report)
     assert (report["campaign_id"], report["run_id"], report["status"], report["error"]) == (
         "recipe",
@@ -84,16 +72,16 @@ def test_finalize_after_the_map_writes_a_report_whose_counts_add_up(local: Local
     assert report["segments"] == {"loyal_customers": counts(sent=1), "new_customers": counts(sent=2)}
     assert report["batches"] == {"planned": 2, "recorded": 2}
     assert report["rejects_key"] == f"runs/recipe/{run_id}/rejects.jsonl"
-    run = RunStore(local.environment["RUNS_TABLE"]).get_run("recipe", run_id)
+    run = RunStore(quiet_stack.environment["RUNS_TABLE"]).get_run("recipe", run_id)
     assert run["status"] == "COMPLETED" and run["counts"] == counts(sent=3) and run["report_key"] == report_key
 
     # Step Functions retries Finalize on any error: a second call reports the same and keeps the status.
     assert finalize(load_event("finalize/after_map.json")) == output
-    assert local.get_json(report_key)["segments"] == report["segments"]
-    assert RunStore(local.environment["RUNS_TABLE"]).get_run("recipe", run_id)["status"] == "COMPLETED"
+    assert quiet_stack.get_json(report_key)["segments"] == report["segments"]
+    assert RunStore(quiet_stack.environment["RUNS_TABLE"]).get_run("recipe", run_id)["status"] == "COMPLETED"
 
 
-def test_finalize_counts_every_outcome_once(local: LocalStack) -> None:
+def test_finalize_counts_every_outcome_once(quiet_stack: LocalStack) -> None:
     audience = [
         {"email": "new1@example.com", "name": "New One", "segment": "new_customers"},
         {"email": "bounced@example.com", "name": "Bounced", "segment": "new_customers"},  # suppressed
@@ -103,17 +91,17 @@ def test_finalize_counts_every_outcome_once(local: LocalStack) -> None:
         {"email": "loyal1@example.com", "name": "Loyal One", "segment": "loyal_customers"},
         {"email": "refused@example.com", "name": "Refused", "segment": "loyal_customers"},  # failed
     ]
-    local.upload("incoming/recipe/subscribers.json", json.dumps(audience).encode())
-    local.client("dynamodb").put_item(
-        TableName=local.environment["SUPPRESSION_TABLE"],
+    quiet_stack.upload("incoming/recipe/subscribers.json", json.dumps(audience).encode())
+    quiet_stack.client("dynamodb").put_item(
+        TableName=quiet_stack.environment["SUPPRESSION_TABLE"],
         Item={"address": {"S": "bounced@example.com"}, "scope": {"S": "ALL"}, "reason": {"S": "BOUNCE"}},
     )
-    local.configure_ses(reject_when=lambda address: address.startswith("refused@"))
-    prepare_and_send(local)
+    quiet_stack.configure_ses(reject_when=lambda address: address.startswith("refused@"))
+    prepare_and_send(quiet_stack)
 
     output = finalize(load_event("finalize/after_map.json"))
 
-    report = local.get_json(output["report_key"])
+    report = quiet_stack.get_json(output["report_key"])
     assert_adds_up(report)
     assert report["rows"] == len(audience)
     assert output["counts"] == counts(sent=2, suppressed=1, invalid=1, duplicate=1, skipped=1, failed=1)
@@ -121,47 +109,47 @@ def test_finalize_counts_every_outcome_once(local: LocalStack) -> None:
     assert report["segments"]["new_customers"] == counts(sent=1, suppressed=1, duplicate=1)
     assert report["segments"]["loyal_customers"] == counts(sent=1, failed=1)
     assert report["segments"]["(unsegmented)"] == counts(invalid=1, skipped=1)
-    assert sorted(m["to"][0] for m in local.sent_messages()) == ["loyal1@example.com", "new1@example.com"]
+    assert sorted(m["to"][0] for m in quiet_stack.sent_messages()) == ["loyal1@example.com", "new1@example.com"]
 
 
-def test_finalize_after_a_map_error_reports_the_run_failed_and_unsent_rows(local: LocalStack) -> None:
+def test_finalize_after_a_map_error_reports_the_run_failed_and_unsent_rows(quiet_stack: LocalStack) -> None:
     event = load_event("finalize/after_map_error.json")
     assert event["error"]["Error"] == "States.ExceedToleratedFailureThreshold" and "map" not in event
     # The usual way there: an account-level SES error fails batch 0, which is not retried.
-    local.configure_ses(sending_enabled=False)
+    quiet_stack.configure_ses(sending_enabled=False)
     with pytest.raises(AccountLevelError):
-        prepare_and_send(local, batches=1)
+        prepare_and_send(quiet_stack, batches=1)
 
     output = finalize(event)
 
     assert output["status"] == "FAILED"
     assert output["counts"] == counts(not_sent=3)  # 2 released by batch 0, 1 in batch 1 never attempted
-    report = local.get_json(output["report_key"])
+    report = quiet_stack.get_json(output["report_key"])
     assert_adds_up(report)
     assert report["error"] == {"code": "States.ExceedToleratedFailureThreshold", "message": event["error"]["Cause"]}
     assert report["reason"].startswith("SES refused the send (SendingPausedException)")
     assert report["batches"] == {"planned": 2, "recorded": 1}
-    run = RunStore(local.environment["RUNS_TABLE"]).get_run("recipe", event["run_id"])
+    run = RunStore(quiet_stack.environment["RUNS_TABLE"]).get_run("recipe", event["run_id"])
     assert run["status"] == "FAILED" and run["error"]["code"] == "States.ExceedToleratedFailureThreshold"
 
 
-def test_finalize_after_a_map_error_with_a_batch_sent_keeps_what_was_sent(local: LocalStack) -> None:
-    prepare_and_send(local, batches=1)
+def test_finalize_after_a_map_error_with_a_batch_sent_keeps_what_was_sent(quiet_stack: LocalStack) -> None:
+    prepare_and_send(quiet_stack, batches=1)
 
     output = finalize(load_event("finalize/after_map_error.json"))
 
     assert output["status"] == "FAILED"
     assert output["counts"] == counts(sent=2, not_sent=1)
-    assert_adds_up(local.get_json(output["report_key"]))
+    assert_adds_up(quiet_stack.get_json(output["report_key"]))
     assert (
-        RunStore(local.environment["RUNS_TABLE"]).get_run(
+        RunStore(quiet_stack.environment["RUNS_TABLE"]).get_run(
             "recipe", load_event("finalize/after_map_error.json")["run_id"]
         )["status"]
         == "FAILED"
     )
 
 
-def test_finalize_after_a_prepare_failure_reports_the_reason(local: LocalStack) -> None:
+def test_finalize_after_a_prepare_failure_reports_the_reason(quiet_stack: LocalStack) -> None:
     event = load_event("finalize/after_prepare_failure.json")
     run_input = load_event("prepare/run_input_missing_campaign.json")
     assert {k: v for k, v in event.items() if k != "prepare"} == run_input
@@ -172,15 +160,15 @@ def test_finalize_after_a_prepare_failure_reports_the_reason(local: LocalStack) 
 
     report_key = f"runs/spring-sale/{event['run_id']}/report.json"
     assert output == {"status": "FAILED", "report_key": report_key, "rows": 0, "counts": counts()}
-    report = local.get_json(report_key)
+    report = quiet_stack.get_json(report_key)
     assert report["status"] == "FAILED" and report["rows"] == 0 and report["rejects_key"] is None
-    assert report["error"]["where"] == f"s3://{local.bucket}/campaigns/spring-sale.json"
-    run = RunStore(local.environment["RUNS_TABLE"]).get_run("spring-sale", event["run_id"])
+    assert report["error"]["where"] == f"s3://{quiet_stack.bucket}/campaigns/spring-sale.json"
+    run = RunStore(quiet_stack.environment["RUNS_TABLE"]).get_run("spring-sale", event["run_id"])
     assert run["status"] == "FAILED" and run["error"] == report["error"]
-    assert local.sent_messages() == []
+    assert quiet_stack.sent_messages() == []
 
 
-def test_finalize_after_prepare_crashed_still_writes_a_failed_report(local: LocalStack) -> None:
+def test_finalize_after_prepare_crashed_still_writes_a_failed_report(quiet_stack: LocalStack) -> None:
     # Prepare's Catch: no "prepare" in the state, a Lambda error in "error", and no run record.
     state = load_event("prepare/run_input_missing_campaign.json")
     state["error"] = {
@@ -190,7 +178,7 @@ def test_finalize_after_prepare_crashed_still_writes_a_failed_report(local: Loca
 
     output = finalize(state)
 
-    report = local.get_json(output["report_key"])
+    report = quiet_stack.get_json(output["report_key"])
     assert output["status"] == report["status"] == "FAILED"
     assert report["error"] == {"code": "Sandbox.Timedout", "message": "Task timed out after 900.00 seconds"}
     assert report["rows"] == 0

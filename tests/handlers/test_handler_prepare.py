@@ -7,7 +7,6 @@ under incoming/ (the key the events name) does not start a real execution of the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +41,6 @@ def read_range(stack: LocalStack, key: str, offset: int, length: int) -> bytes:
     return body["Body"].read()
 
 
-@pytest.fixture
-def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
-    """The recipe stack with the bucket notification off: uploads start no run."""
-    recipe_stack.client("s3").put_bucket_notification_configuration(
-        Bucket=recipe_stack.bucket, NotificationConfiguration={}
-    )
-    recipe_stack.upload("incoming/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
-    yield recipe_stack
-    assert recipe_stack.executions() == [], "a handler test started an execution"
-
-
 def with_audience(stack: LocalStack, key: str, body: bytes) -> dict[str, Any]:
     """events/prepare/run_input.json pointed at another audience file."""
     stack.upload(key, body)
@@ -74,7 +62,7 @@ def assert_failed_before_sending(stack: LocalStack, output: dict[str, Any], even
     return " ".join(output["error"].get(part, "") for part in ("message", "where"))
 
 
-def test_prepare_writes_batches_items_rejects_and_the_run_record(local: LocalStack) -> None:
+def test_prepare_writes_batches_items_rejects_and_the_run_record(quiet_stack: LocalStack) -> None:
     event = load_event("prepare/run_input.json")
     prefix = f"runs/recipe/{event['run_id']}"
 
@@ -87,24 +75,24 @@ def test_prepare_writes_batches_items_rejects_and_the_run_record(local: LocalSta
     assert context["batches_key"] == f"{prefix}/batches.jsonl"
     assert context["campaign_id"] == "recipe" and context["run_id"] == event["run_id"]
     assert context["from_address"] == "The Marketing Team <marketing@example.com>"
-    assert context["configuration_set"] == local.environment["CONFIGURATION_SET"]
+    assert context["configuration_set"] == quiet_stack.environment["CONFIGURATION_SET"]
     assert {name: plan["template"] for name, plan in context["segments"].items()} == {
         "new_customers": "welcome-campaign",
         "loyal_customers": "product-promotion",
     }
-    assert keys_under(local, prefix + "/") == [
+    assert keys_under(quiet_stack, prefix + "/") == [
         f"{prefix}/{name}" for name in ("batches.jsonl", "campaign.json", "items.json", "rejects.jsonl")
     ]
 
     # items.json: one pointer per batch; each byte range is exactly one line of batches.jsonl.
-    items = local.get_json(output["items_key"])
+    items = quiet_stack.get_json(output["items_key"])
     assert [(i["batch"], i["segment"], i["count"]) for i in items] == [
         (0, "new_customers", 2),
         (1, "loyal_customers", 1),
     ]
-    batches = local.get_lines(context["batches_key"])
+    batches = quiet_stack.get_lines(context["batches_key"])
     for item, line in zip(items, batches, strict=True):
-        assert json.loads(read_range(local, context["batches_key"], item["offset"], item["length"])) == line
+        assert json.loads(read_range(quiet_stack, context["batches_key"], item["offset"], item["length"])) == line
         assert (line["batch"], line["segment"], len(line["recipients"])) == (
             item["batch"],
             item["segment"],
@@ -116,9 +104,9 @@ def test_prepare_writes_batches_items_rejects_and_the_run_record(local: LocalSta
         "subscriber3@example.com": ("new_customers", "welcome-campaign", 20),
         "subscriber2@example.com": ("loyal_customers", "product-promotion", 11),
     }
-    assert local.get_lines(f"{prefix}/rejects.jsonl") == []
+    assert quiet_stack.get_lines(f"{prefix}/rejects.jsonl") == []
 
-    record = run_record(local, "recipe", event["run_id"])
+    record = run_record(quiet_stack, "recipe", event["run_id"])
     assert record["status"] == "RUNNING"
     assert (record["trigger"], record["occurrence"], record["audience_key"]) == (
         "upload",
@@ -129,21 +117,21 @@ def test_prepare_writes_batches_items_rejects_and_the_run_record(local: LocalSta
     assert record["prepare"]["queued"] == {"new_customers": 2, "loyal_customers": 1}
     assert record["batch_count"] == 2 and record["max_concurrency"] == output["max_concurrency"]
     # Prepare creates the SES templates it needs, and sends nothing.
-    names = {t["TemplateName"] for t in local.client("sesv2").list_email_templates()["TemplatesMetadata"]}
+    names = {t["TemplateName"] for t in quiet_stack.client("sesv2").list_email_templates()["TemplatesMetadata"]}
     assert names == {"welcome-campaign", "product-promotion"}
-    assert local.sent_messages() == []
+    assert quiet_stack.sent_messages() == []
 
     # Step Functions retries Prepare after a Lambda service error: the same run, the same batches.
     assert prepare(load_event("prepare/run_input.json")) == output
-    assert local.get_lines(context["batches_key"]) == batches
-    assert run_record(local, "recipe", event["run_id"])["prepare"]["rows"] == 3
+    assert quiet_stack.get_lines(context["batches_key"]) == batches
+    assert run_record(quiet_stack, "recipe", event["run_id"])["prepare"]["rows"] == 3
 
 
-def test_prepare_paces_from_the_local_ses_quota(local: LocalStack) -> None:
+def test_prepare_paces_from_the_local_ses_quota(quiet_stack: LocalStack) -> None:
     # share 0.8 of MaxSendRate; a worker sends at most 25/s; MAX_CONCURRENCY_CAP is 40.
     cases = [(1.0, 1, 0.8), (14.0, 1, 11.2), (100.0, 4, 20.0), (10_000.0, 40, 200.0)]
     for attempt, (max_send_rate, concurrency, worker_rate) in enumerate(cases):
-        local.configure_ses(max_send_rate=max_send_rate)
+        quiet_stack.configure_ses(max_send_rate=max_send_rate)
         event = load_event("prepare/run_input.json")
         event["run_id"] = f"{event['run_id']}-{attempt}"
 
@@ -152,12 +140,12 @@ def test_prepare_paces_from_the_local_ses_quota(local: LocalStack) -> None:
         assert output["status"] == "READY"
         assert output["max_concurrency"] == concurrency, max_send_rate
         assert output["context"]["worker_rate"] == pytest.approx(worker_rate)
-        record = run_record(local, "recipe", event["run_id"])
+        record = run_record(quiet_stack, "recipe", event["run_id"])
         assert record["max_concurrency"] == concurrency
         assert float(record["worker_rate"]) == pytest.approx(worker_rate)
 
 
-def test_prepare_gives_every_row_one_outcome_and_writes_rejects_with_line_and_field(local: LocalStack) -> None:
+def test_prepare_gives_every_row_one_outcome_and_writes_rejects_with_line_and_field(quiet_stack: LocalStack) -> None:
     rows = [
         '{"email": "ann@example.com", "name": "Ann", "segment": "new_customers"}',
         '{"email": "not-an-address", "name": "Bob", "segment": "new_customers"}',
@@ -167,12 +155,12 @@ def test_prepare_gives_every_row_one_outcome_and_writes_rejects_with_line_and_fi
         '{"email": "eve@example.com", "name": "Eve",',
         '{"email": "fay@example.com", "name": "Fay", "segment": "loyal_customers"}',
     ]
-    event = with_audience(local, "incoming/recipe/mixed.jsonl", ("\n".join(rows) + "\n").encode())
+    event = with_audience(quiet_stack, "incoming/recipe/mixed.jsonl", ("\n".join(rows) + "\n").encode())
 
     output = prepare(event)
 
     assert output["status"] == "READY" and output["batch_count"] == 2
-    rejects = local.get_lines(f"runs/recipe/{event['run_id']}/rejects.jsonl")
+    rejects = quiet_stack.get_lines(f"runs/recipe/{event['run_id']}/rejects.jsonl")
     assert [(r["line"], r["outcome"], r["field"]) for r in rejects] == [
         (2, "invalid", "email"),
         (3, "duplicate", "email"),
@@ -182,25 +170,25 @@ def test_prepare_gives_every_row_one_outcome_and_writes_rejects_with_line_and_fi
     ]
     assert all(r["reason"] for r in rejects)
     assert rejects[1]["email"] == "ann@example.com"  # the normalised address
-    queued = [r["email"] for b in local.get_lines(output["context"]["batches_key"]) for r in b["recipients"]]
+    queued = [r["email"] for b in quiet_stack.get_lines(output["context"]["batches_key"]) for r in b["recipients"]]
     assert sorted(queued) == ["ann@example.com", "fay@example.com"]
-    prepared = run_record(local, "recipe", event["run_id"])["prepare"]
+    prepared = run_record(quiet_stack, "recipe", event["run_id"])["prepare"]
     assert prepared["rows"] == len(rows)
     counted = sum(sum(counts[o] for o in OUTCOMES) for counts in prepared["segments"].values())
     assert counted + sum(prepared["queued"].values()) == len(rows)
 
 
-def test_prepare_with_a_missing_campaign_definition_fails_naming_the_file(local: LocalStack) -> None:
+def test_prepare_with_a_missing_campaign_definition_fails_naming_the_file(quiet_stack: LocalStack) -> None:
     event = load_event("prepare/run_input_missing_campaign.json")
-    local.upload(event["audience"]["key"], SUBSCRIBERS.read_bytes())
+    quiet_stack.upload(event["audience"]["key"], SUBSCRIBERS.read_bytes())
 
     output = prepare(event)
 
-    text = assert_failed_before_sending(local, output, event)
-    assert f"s3://{local.bucket}/campaigns/spring-sale.json" in text
+    text = assert_failed_before_sending(quiet_stack, output, event)
+    assert f"s3://{quiet_stack.bucket}/campaigns/spring-sale.json" in text
 
 
-def test_prepare_with_a_broken_campaign_definition_fails_naming_the_file(local: LocalStack) -> None:
+def test_prepare_with_a_broken_campaign_definition_fails_naming_the_file(quiet_stack: LocalStack) -> None:
     broken = {
         b'{"sender": ': "not valid JSON",
         json.dumps({**RECIPE, "send_rate": 0.5}).encode(): "send_rate",
@@ -210,45 +198,45 @@ def test_prepare_with_a_broken_campaign_definition_fails_naming_the_file(local: 
         json.dumps({**RECIPE, "campaign_id": "other"}).encode(): "campaign_id 'other' does not match",
     }
     for attempt, (body, problem) in enumerate(broken.items()):
-        local.upload("campaigns/recipe.json", body)
+        quiet_stack.upload("campaigns/recipe.json", body)
         event = load_event("prepare/run_input.json")
         event["run_id"] = f"{event['run_id']}-{attempt}"
 
         output = prepare(event)
 
-        text = assert_failed_before_sending(local, output, event)
+        text = assert_failed_before_sending(quiet_stack, output, event)
         assert output["error"]["code"] == "invalid_campaign_definition"
         assert "campaigns/recipe.json" in output["error"]["where"]
         assert problem in text, text
 
 
-def test_prepare_with_an_unknown_template_fails_naming_the_template(local: LocalStack) -> None:
+def test_prepare_with_an_unknown_template_fails_naming_the_template(quiet_stack: LocalStack) -> None:
     segments = [RECIPE["segments"][0], {**RECIPE["segments"][1], "template": "summer-sale"}]
-    local.put_json("campaigns/recipe.json", {**RECIPE, "segments": segments})
+    quiet_stack.put_json("campaigns/recipe.json", {**RECIPE, "segments": segments})
     event = load_event("prepare/run_input.json")
 
     output = prepare(event)
 
-    text = assert_failed_before_sending(local, output, event)
+    text = assert_failed_before_sending(quiet_stack, output, event)
     assert output["error"]["code"] == "template_error"
     assert "summer-sale" in output["error"]["message"]
-    assert output["error"]["where"] == f"s3://{local.bucket}/templates/summer-sale.json"
+    assert output["error"]["where"] == f"s3://{quiet_stack.bucket}/templates/summer-sale.json"
     assert "templates/summer-sale.json" in text
 
 
-def test_prepare_stops_when_the_sample_row_lacks_a_template_variable(local: LocalStack) -> None:
+def test_prepare_stops_when_the_sample_row_lacks_a_template_variable(quiet_stack: LocalStack) -> None:
     # product-promotion uses {{discount}}; without the segment's data no row has it.
     segments = [RECIPE["segments"][0], {k: v for k, v in RECIPE["segments"][1].items() if k != "data"}]
-    local.put_json("campaigns/recipe.json", {**RECIPE, "segments": segments})
+    quiet_stack.put_json("campaigns/recipe.json", {**RECIPE, "segments": segments})
     event = load_event("prepare/run_input.json")
 
     output = prepare(event)
 
-    assert_failed_before_sending(local, output, event)
+    assert_failed_before_sending(quiet_stack, output, event)
     assert output["error"]["code"] == "template_error"
     assert "product-promotion" in output["error"]["message"]
     assert "discount" in output["error"]["message"]
-    assert output["error"]["where"] == f"s3://{local.bucket}/incoming/recipe/subscribers.json: line 11"
+    assert output["error"]["where"] == f"s3://{quiet_stack.bucket}/incoming/recipe/subscribers.json: line 11"
 
 
 BAD_AUDIENCES = [
@@ -262,23 +250,23 @@ BAD_AUDIENCES = [
 ]
 
 
-def test_prepare_with_a_bad_audience_fails_naming_the_file(local: LocalStack) -> None:
+def test_prepare_with_a_bad_audience_fails_naming_the_file(quiet_stack: LocalStack) -> None:
     for attempt, (key, body, expected) in enumerate(BAD_AUDIENCES):
         if body is None:
             event = load_event("prepare/run_input.json")
             event["audience"] = {"key": key}
         else:
-            event = with_audience(local, key, body)
+            event = with_audience(quiet_stack, key, body)
         event["run_id"] = f"{event['run_id']}-{attempt}"
 
         output = prepare(event)
 
-        text = assert_failed_before_sending(local, output, event)
+        text = assert_failed_before_sending(quiet_stack, output, event)
         assert expected in output["error"]["message"], (key, output["error"])
-        assert f"s3://{local.bucket}/{key}" in text, (key, text)
+        assert f"s3://{quiet_stack.bucket}/{key}" in text, (key, text)
 
 
-def test_prepare_with_a_vanished_object_version_fails_naming_the_file(local: LocalStack) -> None:
+def test_prepare_with_a_vanished_object_version_fails_naming_the_file(quiet_stack: LocalStack) -> None:
     # The S3 event's versionId no longer exists (NoSuchVersion): expired or deleted meanwhile.
     event = load_event("prepare/run_input.json")
     vanished = load_event("start_campaign/s3_put.json")["Records"][0]["s3"]["object"]["versionId"]
@@ -286,13 +274,13 @@ def test_prepare_with_a_vanished_object_version_fails_naming_the_file(local: Loc
 
     output = prepare(event)
 
-    text = assert_failed_before_sending(local, output, event)
-    assert f"s3://{local.bucket}/incoming/recipe/subscribers.json" in text
+    text = assert_failed_before_sending(quiet_stack, output, event)
+    assert f"s3://{quiet_stack.bucket}/incoming/recipe/subscribers.json" in text
 
 
-def test_prepare_of_a_stopped_run_does_nothing(local: LocalStack) -> None:
+def test_prepare_of_a_stopped_run_does_nothing(quiet_stack: LocalStack) -> None:
     event = load_event("prepare/run_input.json")
-    store = RunStore(local.environment["RUNS_TABLE"])
+    store = RunStore(quiet_stack.environment["RUNS_TABLE"])
     store.start_run("recipe", event["run_id"], {"trigger": "upload"})
     assert store.stop_run("recipe", event["run_id"], "CANCELLED", "cancelled by an operator")
 
@@ -300,13 +288,13 @@ def test_prepare_of_a_stopped_run_does_nothing(local: LocalStack) -> None:
 
     assert output["status"] == "FAILED"
     assert output["error"] == {"code": "run_not_active", "message": "run is CANCELLED"}
-    assert run_record(local, "recipe", event["run_id"])["status"] == "CANCELLED"
-    assert keys_under(local, f"runs/recipe/{event['run_id']}/") == []
+    assert run_record(quiet_stack, "recipe", event["run_id"])["status"] == "CANCELLED"
+    assert keys_under(quiet_stack, f"runs/recipe/{event['run_id']}/") == []
 
 
-def test_prepare_rejects_an_event_that_is_not_a_run_input(local: LocalStack) -> None:
+def test_prepare_rejects_an_event_that_is_not_a_run_input(quiet_stack: LocalStack) -> None:
     with pytest.raises(ValueError, match="unexpected"):
         prepare({**load_event("prepare/run_input.json"), "unexpected": True})
     with pytest.raises(ValueError, match="trigger"):
         prepare({**load_event("prepare/run_input.json"), "trigger": "webhook"})
-    assert run_record(local, "recipe", load_event("prepare/run_input.json")["run_id"]) is None
+    assert run_record(quiet_stack, "recipe", load_event("prepare/run_input.json")["run_id"]) is None

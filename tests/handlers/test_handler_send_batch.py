@@ -8,7 +8,6 @@ writes the run record and the batches.jsonl the item points into.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +33,8 @@ def counts(**values: int) -> dict[str, int]:
     return {**zero, **values}
 
 
-@pytest.fixture
-def local(recipe_stack: LocalStack) -> Iterator[LocalStack]:
-    """The recipe stack, notification off, after the real Prepare of events/prepare/run_input.json."""
-    recipe_stack.client("s3").put_bucket_notification_configuration(
-        Bucket=recipe_stack.bucket, NotificationConfiguration={}
-    )
-    recipe_stack.upload("incoming/recipe/subscribers.json", SUBSCRIBERS.read_bytes())
-    yield recipe_stack
-    assert recipe_stack.executions() == [], "a handler test started an execution"
-
-
 @pytest.fixture(autouse=True)
-def prepared(local: LocalStack) -> dict[str, Any]:
+def prepared(quiet_stack: LocalStack) -> dict[str, Any]:
     """Prepare's output for events/prepare/run_input.json (run record, batches.jsonl, items.json)."""
     output = call("PrepareFunction", load_event("prepare/run_input.json"))
     assert output["status"] == "READY"
@@ -57,20 +45,20 @@ def store(stack: LocalStack) -> RunStore:
     return RunStore(stack.environment["RUNS_TABLE"])
 
 
-def test_send_batch_sends_each_recipient_once_with_unsubscribe_headers_and_tags(local: LocalStack) -> None:
+def test_send_batch_sends_each_recipient_once_with_unsubscribe_headers_and_tags(quiet_stack: LocalStack) -> None:
     event = load_event("send_batch/batch.json")
     run_id = event["context"]["run_id"]
 
     output = send(event)
 
     assert output == {"batch": 0, "segment": "new_customers", "counts": counts(sent=2), "skipped_reason": None}
-    messages = local.sent_messages()
+    messages = quiet_stack.sent_messages()
     assert sorted(m["to"][0] for m in messages) == BATCH_0
     for message in messages:
         assert message["template"] == "welcome-campaign"
         assert message["from"] == "The Marketing Team <marketing@example.com>"
         assert message["reply_to"] == ["support@example.com"]
-        assert message["configuration_set"] == local.environment["CONFIGURATION_SET"]
+        assert message["configuration_set"] == quiet_stack.environment["CONFIGURATION_SET"]
         assert message["tags"] == {"campaign": "recipe", "run": run_id, "segment": "new_customers", "source": "recipe"}
         unsubscribe = message["headers"]["List-Unsubscribe"]
         assert unsubscribe.startswith("<https://example.com/unsubscribe?token=") and unsubscribe.endswith(">")
@@ -79,28 +67,28 @@ def test_send_batch_sends_each_recipient_once_with_unsubscribe_headers_and_tags(
     by_to = {m["to"][0]: m for m in messages}
     assert by_to["subscriber1@example.com"]["subject"] == "Welcome to Our Community, John Doe!"
     assert by_to["subscriber3@example.com"]["subject"] == "Welcome to Our Community, Bob Johnson!"
-    record = store(local).get_batch(run_id, 0)
+    record = store(quiet_stack).get_batch(run_id, 0)
     assert record["state"] == "DONE" and record["counts"] == counts(sent=2)
     assert set(record["entries"].values()) == {"SENT"}
     assert not any("@" in h for h in record["entries"])  # the batch record holds no raw addresses
 
 
-def test_the_same_batch_event_again_sends_nothing_more(local: LocalStack) -> None:
+def test_the_same_batch_event_again_sends_nothing_more(quiet_stack: LocalStack) -> None:
     first = send(load_event("send_batch/batch.json"))
-    sent = local.sent_messages()
+    sent = quiet_stack.sent_messages()
 
     second = send(load_event("send_batch/batch.json"))
 
     assert second == first
-    assert local.sent_messages() == sent
+    assert quiet_stack.sent_messages() == sent
     assert len(sent) == 2
 
 
-def test_a_batch_of_a_run_that_is_not_running_sends_nothing(local: LocalStack) -> None:
+def test_a_batch_of_a_run_that_is_not_running_sends_nothing(quiet_stack: LocalStack) -> None:
     event = load_event("send_batch/batch.json")
     run_id = event["context"]["run_id"]
     for status in ("PAUSED", "CANCELLED"):
-        runs = store(local)
+        runs = store(quiet_stack)
         runs.update_run("recipe", run_id, {"status": status})
 
         output = send(event)
@@ -111,65 +99,65 @@ def test_a_batch_of_a_run_that_is_not_running_sends_nothing(local: LocalStack) -
             "counts": counts(),
             "skipped_reason": f"run is {status}",
         }
-        assert local.sent_messages() == []
+        assert quiet_stack.sent_messages() == []
         assert runs.get_batch(run_id, 0) is None
     # Resumed: the batch goes out.
-    store(local).update_run("recipe", run_id, {"status": "RUNNING"})
+    store(quiet_stack).update_run("recipe", run_id, {"status": "RUNNING"})
     assert send(event)["counts"] == counts(sent=2)
 
     # A batch of a run that has no run record at all sends nothing either.
     event["context"]["run_id"] = "recipe-u-no-such-run"
     assert send(event)["skipped_reason"] == "run is None"
-    assert len(local.sent_messages()) == 2
+    assert len(quiet_stack.sent_messages()) == 2
 
 
-def test_a_corrected_upload_of_a_one_off_campaign_does_not_send_again(local: LocalStack) -> None:
+def test_a_corrected_upload_of_a_one_off_campaign_does_not_send_again(quiet_stack: LocalStack) -> None:
     send(load_event("send_batch/batch.json"))
     # A second run of the same one-off campaign (a corrected file): same ledger scope "once".
     rerun = load_event("prepare/run_input.json")
     rerun["run_id"] = "recipe-u-corrected"
     prepared = call("PrepareFunction", rerun)
-    item = local.get_json(prepared["items_key"])[0]
+    item = quiet_stack.get_json(prepared["items_key"])[0]
 
     output = send({"context": prepared["context"], "item": item})
 
     assert output["counts"] == counts(duplicate=2)
-    assert sorted(m["to"][0] for m in local.sent_messages()) == BATCH_0  # still once each
+    assert sorted(m["to"][0] for m in quiet_stack.sent_messages()) == BATCH_0  # still once each
 
 
-def test_a_suppressed_recipient_is_dropped_before_sending(local: LocalStack) -> None:
-    local.client("dynamodb").put_item(
-        TableName=local.environment["SUPPRESSION_TABLE"],
+def test_a_suppressed_recipient_is_dropped_before_sending(quiet_stack: LocalStack) -> None:
+    quiet_stack.client("dynamodb").put_item(
+        TableName=quiet_stack.environment["SUPPRESSION_TABLE"],
         Item={"address": {"S": "subscriber3@example.com"}, "scope": {"S": "ALL"}, "reason": {"S": "BOUNCE"}},
     )
 
     output = send(load_event("send_batch/batch.json"))
 
     assert output["counts"] == counts(sent=1, suppressed=1)
-    assert [m["to"][0] for m in local.sent_messages()] == ["subscriber1@example.com"]
+    assert [m["to"][0] for m in quiet_stack.sent_messages()] == ["subscriber1@example.com"]
 
 
-def test_an_account_level_ses_error_stops_the_run_and_releases_the_batch(local: LocalStack) -> None:
+def test_an_account_level_ses_error_stops_the_run_and_releases_the_batch(quiet_stack: LocalStack) -> None:
     event = load_event("send_batch/batch.json")
     run_id = event["context"]["run_id"]
-    local.configure_ses(sending_enabled=False)
+    quiet_stack.configure_ses(sending_enabled=False)
 
     with pytest.raises(AccountLevelError) as caught:
         send(event)
 
     assert "SendingPaused" in str(caught.value)
-    assert local.sent_messages() == []
-    run = store(local).get_run("recipe", run_id)
+    assert quiet_stack.sent_messages() == []
+    run = store(quiet_stack).get_run("recipe", run_id)
     assert run["status"] == "FAILED" and "SendingPaused" in run["reason"]
-    assert store(local).get_batch(run_id, 0)["counts"] == counts(not_sent=2)
+    assert store(quiet_stack).get_batch(run_id, 0)["counts"] == counts(not_sent=2)
     # Every later batch of the run now sends nothing.
-    local.configure_ses(sending_enabled=True)
+    quiet_stack.configure_ses(sending_enabled=True)
     assert send(load_event("send_batch/batch.json"))["skipped_reason"] == "run is FAILED"
-    assert local.sent_messages() == []
+    assert quiet_stack.sent_messages() == []
 
 
-def test_every_batch_of_the_run_sends_its_segment(local: LocalStack, prepared: dict[str, Any]) -> None:
-    items = local.get_json(prepared["items_key"])
+def test_every_batch_of_the_run_sends_its_segment(quiet_stack: LocalStack, prepared: dict[str, Any]) -> None:
+    items = quiet_stack.get_json(prepared["items_key"])
 
     outputs = [send({"context": json.loads(json.dumps(prepared["context"])), "item": item}) for item in items]
 
@@ -177,6 +165,6 @@ def test_every_batch_of_the_run_sends_its_segment(local: LocalStack, prepared: d
         (0, "new_customers", 2),
         (1, "loyal_customers", 1),
     ]
-    promo = [m for m in local.sent_messages() if m["template"] == "product-promotion"]
+    promo = [m for m in quiet_stack.sent_messages() if m["template"] == "product-promotion"]
     assert [m["to"][0] for m in promo] == ["subscriber2@example.com"]
     assert promo[0]["subject"] == "Exclusive Offer: 20% Off Smart Watch"
