@@ -13,11 +13,15 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 CFN_LINT_DEPS := $(STAMP)
 
-# make demo CAMPAIGN=<file> AUDIENCE=<file> TEMPLATES=<dir> OUT=<dir>
+# make demo CAMPAIGN=<file> AUDIENCE=<file> TEMPLATES=<dir> OUT=<dir> PRIOR_EVENTS=<file> EVENTS=<file>
+# PRIOR_EVENTS / EVENTS: SES records, one JSON object per line (event-publishing or notification
+# format), published to the SES events topic before the run / after the send.
 CAMPAIGN  ?= examples/recipe/campaign.json
 TEMPLATES ?= templates
 OUT       ?= build/demo
 AUDIENCE  ?=
+PRIOR_EVENTS ?=
+EVENTS    ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo test lint unit handlers workflow local pytest bench-placeholder clean
@@ -37,7 +41,8 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m campaign_local.demo --campaign $(CAMPAIGN) --templates $(TEMPLATES) --out $(OUT) \
-		$(if $(AUDIENCE),--audience $(AUDIENCE))
+		$(if $(AUDIENCE),--audience $(AUDIENCE)) $(if $(PRIOR_EVENTS),--prior-events $(PRIOR_EVENTS)) \
+		$(if $(EVENTS),--events $(EVENTS))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -16,6 +16,8 @@ FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken"
 LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Perlman"]
 PREFERENCES = ["electronics", "books", "fashion", "home", "sports", "garden", "toys", "music"]
 SIMULATOR = ["success", "bounce", "complaint", "ooto", "suppressionlist"]
+# Complaints are rarer than bounces on a real list (SES reviews an account at 0.1%).
+SIMULATOR_WEIGHTS = [3, 3, 1, 2, 1]
 INVALID = ["not-an-address", "missing-at.example.com", "two@@example.com", "", "spaces in@example.com", "trailing@"]
 
 
@@ -32,7 +34,7 @@ def generate(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
         elif roll < 0.04 and issued:
             email = "  " + rng.choice(issued).upper() + " "  # the same person, typed differently
         elif roll < 0.045:
-            email = f"{rng.choice(SIMULATOR)}+demo{i}@simulator.amazonses.com"
+            email = f"{rng.choices(SIMULATOR, weights=SIMULATOR_WEIGHTS)[0]}+demo{i}@simulator.amazonses.com"
         else:
             email = f"customer{i}@{rng.choice(['example.com', 'example.org', 'example.net'])}"
             issued.append(email)

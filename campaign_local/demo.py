@@ -1,11 +1,23 @@
-"""`make demo`: the recipe's campaign on the local stack, from upload to report.
+"""`make demo`: the recipe's campaign on the local stack, from upload to report, and back.
 
     python -m campaign_local.demo [--campaign F] [--audience F] [--templates DIR] [--out DIR]
+                                  [--prior-events F] [--events F]
 
 By default: the recipe's templates (templates/), its campaign (examples/recipe/campaign.json)
-and an audience of the recipe's three subscribers plus 10,000 generated rows. The audience is
-uploaded to incoming/<campaign_id>/, the S3 notification starts the run, and the run's report
-and every message the local SES "sent" are written to OUT.
+and an audience of the recipe's three subscribers plus 10,000 generated rows.
+
+1. ``--prior-events`` (JSON Lines of SES records, event-publishing or notification format) are
+   published to the SES events topic first: history from a previous system.
+2. The audience is uploaded to incoming/<campaign_id>/; the S3 notification starts the run.
+   The local SES publishes the events SES would (mailbox simulator; a deterministic share of
+   recipients opens and clicks), and the suppression and engagement functions take them in.
+3. One recipient unsubscribes through the one-click endpoint (GET shows the page, POST
+   unsubscribes). ``--events`` are published after the send, then the report is refreshed.
+4. A follow-up campaign goes to the same audience: every bounced, complained and unsubscribed
+   address is skipped and counted as suppressed.
+
+OUT gets report.json and report-followup.json, messages.jsonl, events.jsonl, rejects.jsonl
+and lambda.log.
 """
 
 from __future__ import annotations
@@ -16,7 +28,10 @@ import json
 import logging
 import sys
 import time
+import urllib.error
+import urllib.request
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +41,9 @@ from .stack import ROOT, LocalStack
 OUTCOME_COLUMNS = ["sent", "suppressed", "invalid", "duplicate", "skipped", "failed", "unknown", "not_sent"]
 # The local account's quota: fast enough for 10,000 recipients in seconds, still paced.
 DEMO_SEND_RATE = 2000.0
+# Shares of delivered recipients that open and click (chosen by a hash of the address).
+OPEN_SHARE, CLICK_SHARE = 0.35, 0.08
+FEEDBACK_COLUMNS = ["delivered", "bounced", "complained", "opened", "clicked", "unsubscribed"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,6 +55,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--generated", type=int, default=10_000, help="generated rows added to the recipe's three")
     parser.add_argument("--send-rate", type=float, default=DEMO_SEND_RATE, help="local SES MaxSendRate")
     parser.add_argument("--timeout", type=float, default=170.0)
+    parser.add_argument("--prior-events", type=Path, help="SES records (JSON Lines) published before the run")
+    parser.add_argument("--events", type=Path, help="SES records (JSON Lines) published after the send")
+    parser.add_argument("--open-share", type=float, default=OPEN_SHARE)
+    parser.add_argument("--click-share", type=float, default=CLICK_SHARE)
+    parser.add_argument("--no-followup", action="store_true", help="skip the second campaign")
     return parser.parse_args(argv)
 
 
@@ -99,13 +122,31 @@ def summary(report: dict[str, Any], seconds: float, out: Path) -> str:
         + "".join(str(report.get(c, 0)).rjust(11) for c in OUTCOME_COLUMNS)
         + str(report.get("rows", 0)).rjust(10)
     )
-    lines += [
-        "",
-        f"Report:   {out / 'report.json'}",
-        f"Messages: {out / 'messages.jsonl'}",
-        f"Rejects:  {out / 'rejects.jsonl'}",
-    ]
+    feedback = report.get("feedback")
+    if feedback:
+        lines.append(
+            "Feedback: "
+            + ", ".join(f"{name} {feedback.get(name, 0)}" for name in FEEDBACK_COLUMNS)
+            + f"  (opens {feedback.get('opens', 0)}, clicks {feedback.get('clicks', 0)})"
+        )
     return "\n".join(lines)
+
+
+def files_summary(out: Path) -> str:
+    names = ["report.json", "report-followup.json", "messages.jsonl", "events.jsonl", "rejects.jsonl"]
+    return "\n".join(f"  {out / name}" for name in names if (out / name).exists())
+
+
+@dataclass
+class DemoResult:
+    first: dict[str, Any] | None = None
+    first_seconds: float = 0.0
+    unsubscribe: dict[str, Any] = field(default_factory=dict)
+    prior_events: int = 0
+    replayed_events: int = 0
+    followup: dict[str, Any] | None = None
+    followup_seconds: float = 0.0
+    suppression_reasons: dict[str, int] = field(default_factory=dict)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,6 +156,14 @@ def run(args: argparse.Namespace) -> int:
     definition = json.loads(args.campaign.read_text(encoding="utf-8"))
     campaign_id = definition.get("campaign_id") or args.campaign.stem
     audience = args.audience or default_audience(out, args.generated)
+    for option in ("prior_events", "events"):
+        path = getattr(args, option)
+        if path is not None:
+            try:
+                read_event_lines(path)
+            except ValueError as exc:
+                print(f"make demo: {exc}", file=sys.stderr)
+                return 2
     # The handlers' JSON logs and metrics go to a file; the terminal gets the summary.
     with (
         (out / "lambda.log").open("w", encoding="utf-8") as lambda_log,
@@ -122,41 +171,188 @@ def run(args: argparse.Namespace) -> int:
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")
-        report, seconds = run_on_local_stack(args, definition, campaign_id, audience)
-    if report is None:
+        result = run_on_local_stack(args, definition, campaign_id, audience)
+    if result.first is None:
         print("No run started: is the upload under incoming/<campaign_id>/ and the campaign id valid?", file=sys.stderr)
         return 2
-    print(summary(report, seconds, out))
-    return 0 if report["status"] == "COMPLETED" else 1
+    print(story(result, out))
+    ok = result.first["status"] == "COMPLETED" and (result.followup is None or result.followup["status"] == "COMPLETED")
+    return 0 if ok else 1
+
+
+def story(result: DemoResult, out: Path) -> str:
+    assert result.first is not None
+    parts = []
+    if result.prior_events:
+        parts.append(f"Imported {result.prior_events} SES records from --prior-events before the run.\n")
+    parts.append(summary(result.first, result.first_seconds, out))
+    unsub = result.unsubscribe
+    if unsub:
+        parts.append(
+            f"\nOne-click unsubscribe of {unsub['address']}: GET answered {unsub['get_status']} (a page, "
+            f"nothing changed), POST List-Unsubscribe=One-Click answered {unsub['post_status']}, "
+            f"a repeated POST {unsub['repeat_status']}."
+        )
+    if result.replayed_events:
+        parts.append(f"Published {result.replayed_events} SES records from --events after the send.")
+    if result.followup is not None:
+        reasons = ", ".join(f"{reason.lower()} {count}" for reason, count in sorted(result.suppression_reasons.items()))
+        parts.append(
+            f"\nFollow-up campaign to the same audience: {result.followup['suppressed']} recipients skipped as "
+            f"suppressed (suppression list: {reasons}).\n"
+        )
+        parts.append(summary(result.followup, result.followup_seconds, out))
+    parts.append("\nFiles:\n" + files_summary(out))
+    return "\n".join(parts)
+
+
+def read_event_lines(path: Path) -> list[str]:
+    """SES records, one JSON object per line, in either format; errors name the line."""
+    lines = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: not JSON ({exc})") from None
+        if not isinstance(record, dict) or not ({"eventType", "notificationType"} & record.keys()):
+            raise ValueError(f"{path}:{number}: not an SES record (no eventType or notificationType)")
+        lines.append(line)
+    return lines
+
+
+def publish_records(stack: LocalStack, path: Path) -> int:
+    """Publish SES records to the SES events topic, as SES would."""
+    lines = read_event_lines(path)
+    topic = stack.outputs["SesEventsTopicArn"]
+    sns = stack.client("sns")
+    for start in range(0, len(lines), 10):
+        entries = [{"Id": str(i), "Message": line} for i, line in enumerate(lines[start : start + 10])]
+        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+    stack.drain_feedback()
+    return len(lines)
+
+
+def refresh_report(stack: LocalStack, campaign_id: str, run_id: str) -> dict[str, Any]:
+    """Run Finalize again: the report then counts every SES event taken in so far."""
+    stack.drain_feedback()
+    stack.client("lambda").invoke(
+        FunctionName=stack.outputs["FinalizeFunctionName"],
+        Payload=json.dumps({"campaign_id": campaign_id, "run_id": run_id}),
+    )
+    return stack.report(campaign_id, run_id)
+
+
+def send_campaign(
+    stack: LocalStack, campaign_id: str, audience: Path, timeout: float
+) -> tuple[dict[str, Any] | None, float]:
+    started = time.monotonic()
+    before = {e["executionArn"] for e in stack.executions()}
+    stack.upload(f"incoming/{campaign_id}/{audience.name}", audience.read_bytes())
+    new = [e for e in stack.executions() if e["executionArn"] not in before]
+    if not new:
+        return None, 0.0
+    execution = stack.wait_for_execution(new[0]["executionArn"], timeout=timeout)
+    seconds = time.monotonic() - started
+    return refresh_report(stack, campaign_id, execution["name"]), seconds
+
+
+def unsubscribe_one(stack: LocalStack) -> dict[str, Any]:
+    """Follow the List-Unsubscribe link of one delivered message, as a person and as Gmail would."""
+    for message in stack.sent_messages():
+        to = message["to"][0]
+        url = (message.get("headers") or {}).get("List-Unsubscribe", "").strip("<>")
+        if url and not to.endswith("@simulator.amazonses.com"):
+            break
+    else:
+        return {}
+
+    def call(method: str, body: bytes | None = None) -> int:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - local http URL
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local endpoint
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    get_status = call("GET")
+    post_status = call("POST", b"List-Unsubscribe=One-Click")
+    repeat_status = call("POST", b"List-Unsubscribe=One-Click")
+    stack.drain_feedback()
+    local, _, domain = to.partition("@")
+    return {
+        "address": f"{local[:1]}***@{domain}",
+        "get_status": get_status,
+        "post_status": post_status,
+        "repeat_status": repeat_status,
+    }
+
+
+def suppression_reasons(stack: LocalStack) -> dict[str, int]:
+    table = stack.outputs["SuppressionTableName"]
+    counts: dict[str, int] = {}
+    for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            if item.get("status", {}).get("S", "SUPPRESSED") == "SUPPRESSED":
+                reason = item.get("reason", {}).get("S", "MANUAL")
+                counts[reason] = counts.get(reason, 0) + 1
+    return counts
 
 
 def run_on_local_stack(
     args: argparse.Namespace, definition: dict[str, Any], campaign_id: str, audience: Path
-) -> tuple[dict[str, Any] | None, float]:
+) -> DemoResult:
     out: Path = args.out
+    result = DemoResult()
     with LocalStack.start() as stack:
-        stack.configure_ses(max_send_rate=args.send_rate, max_24_hour_send=10_000_000)
+        stack.configure_ses(
+            max_send_rate=args.send_rate,
+            max_24_hour_send=10_000_000,
+            open_share=args.open_share,
+            click_share=args.click_share,
+        )
         sender = definition.get("sender", {}).get("address", "")
         if "@" in sender:
             stack.verify_sender(sender.rsplit("@", 1)[1])
         load_templates(stack, args.templates)
         stack.upload(f"campaigns/{campaign_id}.json", args.campaign.read_bytes())
-        started = time.monotonic()
-        stack.upload(f"incoming/{campaign_id}/{audience.name}", audience.read_bytes())
-        executions = stack.executions()
-        if not executions:
-            return None, 0.0
-        execution = stack.wait_for_execution(executions[0]["executionArn"], timeout=args.timeout)
-        seconds = time.monotonic() - started
-        report = stack.report(campaign_id, execution["name"])
-        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        with (out / "messages.jsonl").open("w", encoding="utf-8") as handle:
-            for message in stack.sent_messages():
-                handle.write(json.dumps(message_record(message), ensure_ascii=False) + "\n")
-        rejects = report.get("rejects_key")
-        body = stack.client("s3").get_object(Bucket=stack.bucket, Key=rejects)["Body"].read() if rejects else b""
-        (out / "rejects.jsonl").write_bytes(body)
-    return report, seconds
+        if args.prior_events:
+            result.prior_events = publish_records(stack, args.prior_events)
+
+        result.first, result.first_seconds = send_campaign(stack, campaign_id, audience, args.timeout)
+        if result.first is None:
+            return result
+        result.unsubscribe = unsubscribe_one(stack)
+        if args.events:
+            result.replayed_events = publish_records(stack, args.events)
+        result.first = refresh_report(stack, campaign_id, result.first["run_id"])
+        (out / "report.json").write_text(json.dumps(result.first, indent=2) + "\n", encoding="utf-8")
+
+        if not args.no_followup:
+            followup_id = f"{campaign_id}-followup"[:48]
+            stack.put_json(f"campaigns/{followup_id}.json", {**definition, "campaign_id": followup_id})
+            result.suppression_reasons = suppression_reasons(stack)
+            result.followup, result.followup_seconds = send_campaign(stack, followup_id, audience, args.timeout)
+            if result.followup is not None:
+                (out / "report-followup.json").write_text(
+                    json.dumps(result.followup, indent=2) + "\n", encoding="utf-8"
+                )
+        write_outputs(stack, out, result.first)
+    return result
+
+
+def write_outputs(stack: LocalStack, out: Path, report: dict[str, Any]) -> None:
+    with (out / "messages.jsonl").open("w", encoding="utf-8") as handle:
+        for message in stack.sent_messages():
+            handle.write(json.dumps(message_record(message), ensure_ascii=False) + "\n")
+    with (out / "events.jsonl").open("w", encoding="utf-8") as handle:
+        for record in stack.published_events():
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    rejects = report.get("rejects_key")
+    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=rejects)["Body"].read() if rejects else b""
+    (out / "rejects.jsonl").write_bytes(body)
 
 
 def main(argv: list[str] | None = None) -> int:

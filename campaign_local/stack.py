@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets as _secrets
 import time
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from . import cfn, lambdas, moto_patches
 from . import ses as local_ses
+from .function_urls import FunctionUrlServer
+from .pollers import EventSourceMapping, Pollers
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -58,6 +61,8 @@ class LocalStack:
     resolver: cfn.Resolver = field(init=False)
     environment: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    function_urls: dict[str, FunctionUrlServer] = field(default_factory=dict)
+    pollers: Pollers = field(default_factory=lambda: Pollers(REGION))
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- life cycle ------------------------------------------------------------------------
@@ -76,6 +81,7 @@ class LocalStack:
         os.environ.update(environment or {})
         mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         mock.start()
+        stack: LocalStack | None = None
         try:
             lambdas.install()
             moto_patches.install()
@@ -94,6 +100,8 @@ class LocalStack:
             settings.cache_clear()
             yield stack
         finally:
+            if stack is not None:
+                stack._shut_down()
             lambdas.REGISTRY.functions.clear()
             lambdas.REGISTRY.invocations.clear()
             lambdas.REGISTRY.hooks.clear()
@@ -118,15 +126,28 @@ class LocalStack:
         for logical, resource in resources.items():
             if resource["Type"] == "AWS::SecretsManager::Secret":
                 self._create_secret(logical, resource.get("Properties", {}))
+        # In dependency order: queues before their redrive policies and subscriptions, topics
+        # and configuration sets before event destinations.
         created = {
             "AWS::DynamoDB::Table": self._create_table,
             "AWS::S3::Bucket": self._create_bucket,
             "AWS::SNS::Topic": self._create_topic,
+            "AWS::SQS::Queue": self._create_queue,
             "AWS::SES::ConfigurationSet": self._create_configuration_set,
         }
-        for logical, resource in resources.items():
-            if resource["Type"] in created:
-                created[resource["Type"]](logical, resource.get("Properties", {}))
+        for kind, create in created.items():
+            for logical, resource in resources.items():
+                if resource["Type"] == kind:
+                    create(logical, resource.get("Properties", {}))
+        wired = {
+            "AWS::SQS::Queue": self._set_redrive_policy,
+            "AWS::SNS::Subscription": self._subscribe,
+            "AWS::SES::ConfigurationSetEventDestination": self._create_event_destination,
+        }
+        for kind, wire in wired.items():
+            for logical, resource in resources.items():
+                if resource["Type"] == kind:
+                    wire(logical, resource.get("Properties", {}))
         globals_fn = template.get("Globals", {}).get("Function", {})
         global_env = self.resolver.resolve(globals_fn.get("Environment", {}).get("Variables", {}))
         self.environment.update({k: str(v) for k, v in global_env.items()})
@@ -140,6 +161,8 @@ class LocalStack:
         for logical, resource in resources.items():
             if resource["Type"] == "AWS::S3::Bucket":
                 self._wire_notifications(logical, resource.get("Properties", {}))
+        for logical, resource in functions.items():
+            self._wire_function_events(logical, resource.get("Properties", {}))
         self.outputs = {
             name: str(self.resolver.resolve(spec["Value"]))
             for name, spec in template.get("Outputs", {}).items()
@@ -161,6 +184,10 @@ class LocalStack:
                 r.attributes[(logical, "Arn")] = arn.format("dynamodb", f"table/{name}")
             elif kind == "AWS::Serverless::Function":
                 r.attributes[(logical, "Arn")] = arn.format("lambda", f"function:{name}")
+                if props.get("FunctionUrlConfig"):
+                    # SAM's generated <Function>Url resource; its URL goes into environments.
+                    server = self.function_urls[logical] = FunctionUrlServer(REGION)
+                    r.attributes[(f"{logical}Url", "FunctionUrl")] = server.url
             elif kind == "AWS::Serverless::StateMachine":
                 sm_name = r.resolve(props.get("Name", name))
                 r.attributes[(logical, "Name")] = sm_name
@@ -214,6 +241,95 @@ class LocalStack:
     def _create_topic(self, logical: str, props: dict[str, Any]) -> None:
         arn = self.resolver.physical[logical]
         self.client("sns").create_topic(Name=arn.rsplit(":", 1)[-1])
+
+    def _create_queue(self, logical: str, props: dict[str, Any]) -> None:
+        props = self.resolver.resolve(props)
+        names = {
+            "VisibilityTimeout": "VisibilityTimeout",
+            "MessageRetentionPeriod": "MessageRetentionPeriod",
+            "DelaySeconds": "DelaySeconds",
+            "ReceiveMessageWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+        }
+        attributes = {attr: str(props[prop]) for prop, attr in names.items() if prop in props}
+        url = self.resolver.physical[logical]
+        self.client("sqs").create_queue(QueueName=url.rsplit("/", 1)[-1], Attributes=attributes)
+
+    def _set_redrive_policy(self, logical: str, props: dict[str, Any]) -> None:
+        policy = self.resolver.resolve(props.get("RedrivePolicy"))
+        if policy:
+            self.client("sqs").set_queue_attributes(
+                QueueUrl=self.resolver.physical[logical], Attributes={"RedrivePolicy": json.dumps(policy)}
+            )
+
+    def _subscribe(self, logical: str, props: dict[str, Any]) -> None:
+        props = self.resolver.resolve(props)
+        attributes: dict[str, str] = {}
+        if "FilterPolicy" in props:
+            policy = props["FilterPolicy"]
+            attributes["FilterPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+            attributes["FilterPolicyScope"] = props.get("FilterPolicyScope", "MessageAttributes")
+        if "RawMessageDelivery" in props:
+            attributes["RawMessageDelivery"] = str(props["RawMessageDelivery"]).lower()
+        arn = self.client("sns").subscribe(
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        self.resolver.physical[logical] = arn
+
+    def _create_event_destination(self, logical: str, props: dict[str, Any]) -> None:
+        """SNS destinations only: the local SES publishes events to them; CloudWatch metrics
+        have no local consumer."""
+        props = self.resolver.resolve(props)
+        destination = props["EventDestination"]
+        sns = destination.get("SnsDestination")
+        if not sns:
+            return
+        self.client("sesv2").create_configuration_set_event_destination(
+            ConfigurationSetName=props["ConfigurationSetName"],
+            EventDestinationName=destination["Name"],
+            EventDestination={
+                "Enabled": str(destination.get("Enabled", True)).lower() == "true",
+                # CloudFormation spells the types renderingFailure, the API RENDERING_FAILURE.
+                "MatchingEventTypes": [
+                    re.sub(r"(?<!^)([A-Z])", r"_\1", t).upper() for t in destination["MatchingEventTypes"]
+                ],
+                "SnsDestination": {"TopicArn": sns["TopicARN"]},
+            },
+        )
+
+    def _wire_function_events(self, logical: str, props: dict[str, Any]) -> None:
+        name = self.resolver.physical[logical]
+        if logical in self.function_urls:
+            self.function_urls[logical].start(name)
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "SQS":
+                continue
+            spec = self.resolver.resolve(event["Properties"])
+            queue_arn = spec["Queue"]
+            queue_url = next(
+                url
+                for (lid, attr), arn in self.resolver.attributes.items()
+                if attr == "Arn" and arn == queue_arn
+                for url in [self.resolver.physical[lid]]
+            )
+            self.pollers.add(
+                EventSourceMapping(
+                    function_name=name,
+                    queue_url=queue_url,
+                    queue_arn=queue_arn,
+                    batch_size=int(spec.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures" in (spec.get("FunctionResponseTypes") or []),
+                )
+            )
+
+    def _shut_down(self) -> None:
+        self.pollers.stop()
+        for server in self.function_urls.values():
+            server.stop()
+        local_ses.reset()
 
     def _create_configuration_set(self, logical: str, props: dict[str, Any]) -> None:
         self.client("sesv2").create_configuration_set(ConfigurationSetName=self.resolver.physical[logical])
@@ -358,6 +474,19 @@ class LocalStack:
 
     def report(self, campaign_id: str, run_id: str) -> dict[str, Any]:
         return self.get_json(f"runs/{campaign_id}/{run_id}/report.json")
+
+    def drain_feedback(self, timeout: float = 120.0) -> None:
+        """Wait until every SES event so far is published and every feedback function is done."""
+        local_ses.flush_events(DEFAULT_ACCOUNT_ID, REGION, timeout=timeout)
+        self.pollers.drain(timeout)
+
+    @property
+    def unsubscribe_url(self) -> str:
+        return self.outputs["UnsubscribeUrl"]
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """SES records the local SES published to event destinations, in publish order."""
+        return local_ses.published_events(DEFAULT_ACCOUNT_ID, REGION)
 
     def sent_messages(self) -> list[dict[str, Any]]:
         return local_ses.sent_messages(DEFAULT_ACCOUNT_ID, REGION)

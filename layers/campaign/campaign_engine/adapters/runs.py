@@ -17,6 +17,7 @@ from .aws import client, error_code
 from .dynamo import from_item, to_item, to_value
 
 ACTIVE = "RUNNING"
+PAUSED = "PAUSED"  # the breaker (or an operator) stopped it; a resume makes it RUNNING again
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 
@@ -40,31 +41,38 @@ class RunStore:
     # Run records -------------------------------------------------------------------------
 
     def start_run(self, campaign_id: str, run_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
-        """Create the run record as RUNNING; a retried Prepare finds it and carries on, unless
-        the run was stopped meanwhile (then the stored record is returned unchanged)."""
+        """Create the run record as RUNNING; a retried Prepare, or the Prepare of a resumed run,
+        finds it RUNNING and carries on (keeping what the record already says, such as
+        ``started_at`` and the resume history). A run stopped meanwhile is returned unchanged."""
         timestamp = now()
-        document = {
+        values = {
+            **{k: v for k, v in attributes.items() if v is not None},
             "campaign_id": campaign_id,
             "run_id": run_id,
-            "status": ACTIVE,
-            "started_at": timestamp,
             "updated_at": timestamp,
             "expires_at": timestamp + self.ttl_seconds,
-            **attributes,
         }
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        attr_values = {f":v{i}": to_value(value) for i, value in enumerate(values.values())}
+        sets = [f"#a{i} = :v{i}" for i in range(len(values))]
+        names.update({"#s": "status", "#started": "started_at"})
+        attr_values.update({":running": {"S": ACTIVE}, ":now": {"N": str(timestamp)}})
+        sets += ["#s = if_not_exists(#s, :running)", "#started = if_not_exists(#started, :now)"]
         try:
-            client("dynamodb").put_item(
+            response = client("dynamodb").update_item(
                 TableName=self.table,
-                Item={**run_key(campaign_id, run_id), **to_item(document)},
+                Key=run_key(campaign_id, run_id),
+                UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_not_exists(pk) OR #s = :running",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":running": {"S": ACTIVE}},
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attr_values,
+                ReturnValues="ALL_NEW",
             )
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return self.get_run(campaign_id, run_id) or document
-        return document
+            return self.get_run(campaign_id, run_id) or {**values, "status": "UNKNOWN"}
+        return from_item(response["Attributes"])
 
     def get_run(self, campaign_id: str, run_id: str, consistent: bool = True) -> dict[str, Any] | None:
         found = (

@@ -35,3 +35,8 @@ def test_render(name: str, data_json: str) -> str:
 
 def send_bulk(request: dict[str, Any]) -> dict[str, Any]:
     return client("sesv2").send_bulk_email(**request)
+
+
+def put_suppressed_destination(address: str, reason: str) -> None:
+    """Add the address to the SES account-level suppression list (reason BOUNCE or COMPLAINT)."""
+    client("sesv2").put_suppressed_destination(EmailAddress=address, Reason=reason)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .addresses import InvalidAddress, normalise
+from .breaker import BreakerSettings
 from .errors import DefinitionError
 from .rules import Rule
 from .validation import describe
@@ -67,6 +68,7 @@ class CampaignDefinition(_Strict):
     tags: dict[str, str] = Field(default_factory=dict, max_length=10)
     topic: str | None = Field(default=None, pattern=NAME)
     audience: AudienceOptions = Field(default_factory=AudienceOptions)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
     @field_validator("reply_to")
     @classmethod

@@ -1,7 +1,8 @@
 """Unsubscribe tokens: HMAC-SHA256 over the address and the campaign (and topic, if any).
 
 A token is ``<payload>.<signature>``, both base64url without padding; the payload is compact
-JSON ``{"a": address, "c": campaign_id, "t": topic}``. The endpoint that honours tokens
+JSON ``{"a": address, "c": campaign_id, "t": topic, "r": run_id, "s": segment}`` (the run and
+segment only let the endpoint count the unsubscribe in the right report). The endpoint that honours tokens
 verifies them with the same secret; the secret never leaves Secrets Manager.
 """
 
@@ -20,10 +21,16 @@ class UnsubscribeClaim:
     address: str
     campaign_id: str
     topic: str | None = None
+    run_id: str | None = None
+    segment: str | None = None
 
 
 class InvalidToken(ValueError):
-    pass
+    """Not a token at all (missing, truncated, not base64/JSON): a bad request."""
+
+
+class ForgedToken(InvalidToken):
+    """Well formed, but the signature does not match: refused."""
 
 
 def _b64(data: bytes) -> str:
@@ -36,8 +43,9 @@ def _unb64(text: str) -> bytes:
 
 def sign(secret: bytes, claim: UnsubscribeClaim) -> str:
     body = {"a": claim.address, "c": claim.campaign_id}
-    if claim.topic:
-        body["t"] = claim.topic
+    for name, value in (("t", claim.topic), ("r", claim.run_id), ("s", claim.segment)):
+        if value:
+            body[name] = value
     payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8"))
     signature = _b64(hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest())
     return f"{payload}.{signature}"
@@ -48,12 +56,20 @@ def verify(secret: bytes, token: str) -> UnsubscribeClaim:
         payload, signature = token.split(".")
         expected = hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest()
         if not hmac.compare_digest(expected, _unb64(signature)):
-            raise InvalidToken("signature does not match")
+            raise ForgedToken("signature does not match")
         body = json.loads(_unb64(payload))
-        return UnsubscribeClaim(address=body["a"], campaign_id=body["c"], topic=body.get("t"))
+        if not isinstance(body.get("a"), str) or not isinstance(body.get("c"), str):
+            raise KeyError("a/c")
+        return UnsubscribeClaim(
+            address=body["a"],
+            campaign_id=body["c"],
+            topic=body.get("t"),
+            run_id=body.get("r"),
+            segment=body.get("s"),
+        )
     except InvalidToken:
         raise
-    except (ValueError, KeyError, TypeError, UnicodeError) as exc:
+    except (ValueError, KeyError, TypeError, UnicodeError, AttributeError) as exc:
         raise InvalidToken(f"malformed token: {exc}") from None
 
 

@@ -17,6 +17,7 @@ from ..adapters.runs import ACTIVE, RunStore
 from ..config import Settings
 from ..domain.outcomes import OUTCOMES, add_counts, empty_counts
 from ..observability import count_outcomes, logger
+from .engagement import feedback as engagement_feedback
 from .prepare import UNSEGMENTED, run_prefix
 
 
@@ -38,7 +39,12 @@ def _error_from_state(state: dict[str, Any]) -> dict[str, str] | None:
     return {"code": caught.get("Error", "States.TaskFailed"), "message": str(cause)[:2000]}
 
 
-def build_report(record: dict[str, Any], batches: list[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any]:
+def build_report(
+    record: dict[str, Any],
+    batches: list[dict[str, Any]],
+    state: dict[str, Any],
+    feedback: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     prepared = record.get("prepare") or {}
     segments: dict[str, dict[str, int]] = {
         name: dict(counts) for name, counts in (prepared.get("segments") or {}).items()
@@ -82,6 +88,9 @@ def build_report(record: dict[str, Any], batches: list[dict[str, Any]], state: d
         "segments": {name: segments[name] for name in sorted(segments)},
         "batches": {"planned": record.get("batch_count", 0), "recorded": len(batches)},
         "pacing": {"max_concurrency": record.get("max_concurrency"), "worker_rate": record.get("worker_rate")},
+        # What SES has reported so far (events keep arriving after the run: run Finalize again,
+        # with {"campaign_id", "run_id"}, to refresh it).
+        "feedback": feedback,
         "rejects_key": f"{prefix}/rejects.jsonl" if rows else None,
         "report_key": f"{prefix}/report.json",
     }
@@ -92,7 +101,7 @@ def finalize(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     campaign_id, run_id = state["campaign_id"], state["run_id"]
     store = RunStore(settings.runs_table, settings.run_record_ttl_days)
     record = store.get_run(campaign_id, run_id) or {"campaign_id": campaign_id, "run_id": run_id}
-    report = build_report(record, list(store.iter_batches(run_id)), state)
+    report = build_report(record, list(store.iter_batches(run_id)), state, engagement_feedback(settings, run_id))
     storage.put_json(settings.bucket, report["report_key"], report)
     counts = {name: report[name] for name in OUTCOMES}
     values = {

@@ -170,6 +170,7 @@ def prepare(run: RunInput, settings: Settings) -> PrepareOutput:
             "occurrence": run.occurrence,
             "audience_key": run.audience.key if run.audience else None,
             "scheduled_time": run.scheduled_time,
+            "input": run.model_dump(mode="json", exclude_none=True),  # what a resume starts again
         },
     )
     if record.get("status") != ACTIVE:
@@ -177,7 +178,7 @@ def prepare(run: RunInput, settings: Settings) -> PrepareOutput:
             status="FAILED", error={"code": "run_not_active", "message": f"run is {record.get('status')}"}
         )
     try:
-        output, tally = _prepare(run, settings)
+        output, tally, definition = _prepare(run, settings)
     except CampaignError as exc:
         logger.error("run stopped before sending", extra={"error": exc.to_dict()})
         store.update_run(run.campaign_id, run.run_id, {"error": exc.to_dict()})
@@ -187,6 +188,7 @@ def prepare(run: RunInput, settings: Settings) -> PrepareOutput:
         run.run_id,
         {
             "prepare": tally.to_dict(),
+            "breaker": definition.breaker.model_dump(),
             "batch_count": output.batch_count,
             "max_concurrency": output.max_concurrency,
             "worker_rate": output.context.worker_rate if output.context else None,
@@ -195,7 +197,7 @@ def prepare(run: RunInput, settings: Settings) -> PrepareOutput:
     return output
 
 
-def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally]:
+def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally, CampaignDefinition]:
     definition = load_definition(settings, run.campaign_id)
     prefix = run_prefix(run.campaign_id, run.run_id)
     storage.put_json(settings.bucket, f"{prefix}/campaign.json", definition.model_dump(mode="json", by_alias=True))
@@ -257,13 +259,17 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally]:
         worker_rate=plan.worker_rate,
         ledger_expires_at=(int(time.time()) + settings.ledger_ttl_days * 86400) if run.occurrence != "once" else None,
     )
-    return PrepareOutput(
-        status="READY" if writer.count else "EMPTY",
-        context=context,
-        items_key=writer.items_key,
-        batch_count=writer.count,
-        max_concurrency=plan.max_concurrency,
-    ), tally
+    return (
+        PrepareOutput(
+            status="READY" if writer.count else "EMPTY",
+            context=context,
+            items_key=writer.items_key,
+            batch_count=writer.count,
+            max_concurrency=plan.max_concurrency,
+        ),
+        tally,
+        definition,
+    )
 
 
 def _process_rows(

@@ -157,13 +157,17 @@ class BatchSender:
         if not pending:
             return
         secret = signing_key(self.settings.unsubscribe_secret_arn) if self.settings.unsubscribe_secret_arn else b""
-        if not secret:
-            raise RuntimeError("UNSUBSCRIBE_SECRET_ARN is not set: refusing to send without signed unsubscribe links")
-        ctx = self.context
+        base_url = self.settings.unsubscribe_base_url
+        if not secret or not base_url:
+            raise RuntimeError(
+                "UNSUBSCRIBE_SECRET_ARN or UNSUBSCRIBE_BASE_URL is not set: refusing to send without "
+                "signed one-click unsubscribe links"
+            )
+        ctx, segment = self.context, self.item.segment
 
         def url_for(address: str) -> str:
-            token = tokens.sign(secret, tokens.UnsubscribeClaim(address, ctx.campaign_id, ctx.topic))
-            return tokens.unsubscribe_url(self.settings.unsubscribe_base_url, token)
+            claim = tokens.UnsubscribeClaim(address, ctx.campaign_id, ctx.topic, ctx.run_id, segment)
+            return tokens.unsubscribe_url(base_url, tokens.sign(secret, claim))
 
         pacer = Pacer(ctx.worker_rate, sleep=lambda seconds: SLEEP(seconds))
         size = pacer.call_size(MAX_ENTRIES)

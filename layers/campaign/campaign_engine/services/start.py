@@ -8,12 +8,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
+from pydantic import ValidationError
+
 from ..adapters import storage
 from ..adapters.aws import client, error_code
+from ..adapters.engagement import EngagementStore
+from ..adapters.runs import ACTIVE, PAUSED, RunStore
 from ..config import Settings
+from ..domain.breaker import BreakerSettings
 from ..domain.campaign import CampaignDefinition, check_campaign_id, parse_definition
 from ..domain.contracts import AudienceRef, RunInput
 from ..domain.errors import CampaignError
+from ..domain.validation import describe
 from ..observability import logger
 
 INCOMING = re.compile(r"^incoming/(?P<campaign>[^/]+)/(?P<file>.+)$")
@@ -97,12 +103,12 @@ def _definition_or_none(settings: Settings, campaign_id: str) -> CampaignDefinit
 _SAME_CALL_TOLERANCE = timedelta(seconds=2)
 
 
-def start_execution(settings: Settings, run: RunInput) -> dict[str, Any]:
+def start_execution(settings: Settings, run: RunInput, name: str | None = None) -> dict[str, Any]:
     payload = run.model_dump_json(exclude_none=True)
     requested_at = datetime.now(UTC)
     try:
         response = client("stepfunctions").start_execution(
-            stateMachineArn=settings.state_machine_arn, name=run.run_id, input=payload
+            stateMachineArn=settings.state_machine_arn, name=name or run.run_id, input=payload
         )
     except Exception as exc:
         if error_code(exc) == "ExecutionAlreadyExists":
@@ -137,7 +143,52 @@ def handle(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if event.get("source") == "schedule":
         run = run_for_schedule(settings, event["campaign_id"], event["scheduled_time"])
         return {"runs": [start_execution(settings, run)]}
+    if event.get("action") == "resume":
+        return {"runs": [resume(settings, event)]}
     raise CampaignError(
-        f"unrecognised trigger event with keys {sorted(event)}: expected S3 Records or a schedule",
+        f"unrecognised trigger event with keys {sorted(event)}: expected S3 Records, a schedule or a resume",
         where="StartCampaign input",
     )
+
+
+def resume(settings: Settings, event: dict[str, Any]) -> dict[str, Any]:
+    """Resume a PAUSED run: it becomes RUNNING again and a new execution of the same run sends
+    the batches that were not sent (the batch records and the ledger skip everything done).
+
+    ``{"action": "resume", "campaign_id": ..., "run_id": ..., "breaker": {...}}``: the breaker
+    then judges only what happens from now on; ``breaker`` optionally replaces its settings.
+    """
+    where = "StartCampaign resume input"
+    campaign_id, run_id = event.get("campaign_id"), event.get("run_id")
+    if not isinstance(campaign_id, str) or not isinstance(run_id, str):
+        raise CampaignError("a resume needs 'campaign_id' and 'run_id'", where=where)
+    store = RunStore(settings.runs_table, settings.run_record_ttl_days)
+    record = store.get_run(campaign_id, run_id)
+    if record is None:
+        raise CampaignError(f"no run {run_id} of campaign {campaign_id}", where=where)
+    if record.get("status") != PAUSED or not record.get("input"):
+        raise CampaignError(f"run {run_id} is {record.get('status')}; only a PAUSED run can be resumed", where=where)
+    values: dict[str, Any] = {
+        "status": ACTIVE,
+        "reason": None,
+        "resumes": int(record.get("resumes", 0)) + 1,
+        "resumed_at": int(datetime.now(UTC).timestamp()),
+        "breaker_baseline": feedback_counts(settings, run_id),
+    }
+    if event.get("breaker") is not None:
+        try:
+            values["breaker"] = BreakerSettings.model_validate(event["breaker"]).model_dump()
+        except ValidationError as exc:
+            raise CampaignError(describe(exc), where=f"{where}: breaker") from None
+    if not store.update_run(campaign_id, run_id, values, only_if_status=PAUSED):
+        raise CampaignError(f"run {run_id} changed while resuming; look at it again", where=where)
+    run = RunInput.model_validate(record["input"])
+    logger.info("run resumed", extra={"run_id": run_id, "resumes": values["resumes"]})
+    return start_execution(settings, run, name=f"{run_id}-resume-{values['resumes']}")
+
+
+def feedback_counts(settings: Settings, run_id: str) -> dict[str, int]:
+    if not settings.engagement_table:
+        return {}
+    totals, _ = EngagementStore(settings.engagement_table).run_counts(run_id)
+    return totals
