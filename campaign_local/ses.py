@@ -9,7 +9,20 @@ operations below to that class; it is explicit (never at import) and idempotent:
 - ``SendBulkEmail`` with per-entry results, Handlebars rendering (pybars3) and an outbox;
 - ``GetAccount`` (send quota, sandbox, sending enabled);
 - the account-level suppression list: ``PutSuppressedDestination``,
-  ``GetSuppressedDestination``, ``DeleteSuppressedDestination``, ``ListSuppressedDestinations``.
+  ``GetSuppressedDestination``, ``DeleteSuppressedDestination``, ``ListSuppressedDestinations``;
+- configuration set event destinations: ``CreateConfigurationSetEventDestination``,
+  ``GetConfigurationSetEventDestinations``, ``UpdateConfigurationSetEventDestination``,
+  ``DeleteConfigurationSetEventDestination``.
+
+Event publishing: a SendBulkEmail with a configuration set whose enabled event destinations
+have an ``SnsDestination`` publishes the records real SES would (event-publishing format, one
+record per SNS message) to those topics, only the destination's ``MatchingEventTypes``
+(``SEND`` or ``send``, ...; ``Enabled`` defaults to false, as in AWS). Which records a message
+gets follows the mailbox simulator and a deterministic open/click rule, described in
+:mod:`campaign_local.ses_events`; recipients dropped by the suppression list bounce
+(``OnAccountSuppressionList``) and rendering failures give a Rendering Failure. A background
+thread per account and region publishes them (``publish_batch``), never under the account lock:
+call :func:`flush_events` before looking at what the topic's subscribers received.
 
 State lives on moto's ``SESV2Backend`` instance for the account and region, so a moto reset
 or a fresh ``mock_aws()`` starts clean. Identities and configuration sets stay in moto's own
@@ -22,6 +35,7 @@ Typical use in a test::
         ses.configure(max_send_rate=2, enforce_send_rate=True, throttle_share=0.1)
         ...  # production code calls boto3 sesv2
         messages = ses.sent_messages()
+        ses.flush_events()  # SES event records are on the configuration set's SNS topics
 
 Responses follow botocore's ``sesv2`` model exactly (member names, types and error codes with
 the model's HTTP status); the tests check every response against that model.
@@ -48,13 +62,17 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any
 
+import boto3
 import pybars
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
+from moto.core.models import botocore_stubber
 from moto.core.utils import get_service_model
 from moto.ses.models import ses_backends
 from moto.sesv2.models import sesv2_backends
 from moto.sesv2.responses import SESV2Response
+
+from campaign_local import ses_events
 
 __all__ = [
     "DEFAULT_REGION",
@@ -62,9 +80,12 @@ __all__ = [
     "behaviour",
     "clear_sent_messages",
     "configure",
+    "event_publish_errors",
     "fail_next_send",
+    "flush_events",
     "install",
     "is_installed",
+    "published_events",
     "refusal_counts",
     "rendering_failures",
     "reset",
@@ -90,6 +111,18 @@ _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STATE_ATTR = "_campaign_local_ses_state"
 _DAY_SECONDS = 86_400.0
 _DEFAULT_PAGE_SIZE = {"templates": 10, "suppression": 100}
+_EVENT_DESTINATION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_EVENT_DESTINATIONS = 10  # per configuration set
+_DESTINATION_MEMBERS = (
+    "KinesisFirehoseDestination",
+    "CloudWatchDestination",
+    "SnsDestination",
+    "EventBridgeDestination",
+    "PinpointDestination",
+)
+SNS_BATCH_SIZE = 10
+# A publisher thread with nothing to do ends; the next send starts another.
+_PUBLISHER_IDLE_SECONDS = 2.0
 
 
 # --------------------------------------------------------------------------- configuration
@@ -128,10 +161,17 @@ class SesBehaviour:
     suppressed_reasons: tuple[str, ...] = SUPPRESSION_REASONS
     #: Time source (epoch seconds) for rate windows, quotas and timestamps.
     clock: Callable[[], float] = time.time
+    #: False: no event records are published, whatever the configuration sets say.
+    publish_events: bool = True
+    #: Share (0..1) of delivered recipients that open / click, chosen by a hash of the
+    #: address (see :mod:`campaign_local.ses_events`); a click implies an open.
+    open_share: float = 0.0
+    click_share: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.throttle_share <= 1.0:
-            raise ValueError("throttle_share must be between 0 and 1")
+        for name in ("throttle_share", "open_share", "click_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
         if self.max_send_rate <= 0 or self.max_24_hour_send < 0:
             raise ValueError("max_send_rate must be > 0 and max_24_hour_send >= 0")
         unknown = set(self.suppressed_reasons) - set(SUPPRESSION_REASONS)
@@ -173,6 +213,10 @@ class _AccountState:
     pending_errors: deque[tuple[str, str]] = field(default_factory=deque)
     # Per-entry refusals by status, so tests can tell "paced under the limit" from "retried".
     refusals: Counter[str] = field(default_factory=Counter)
+    # Configuration set name -> (moto's configuration set object, destinations by name). The
+    # object tells a set deleted and created again (its old destinations are gone) from the same.
+    event_destinations: dict[str, tuple[Any, dict[str, _EventDestination]]] = field(default_factory=dict)
+    publisher: _Publisher = field(default_factory=lambda: _Publisher())
 
     def sent_last_24_hours(self, now: float) -> int:
         while self.accepted and self.accepted[0][0] <= now - _DAY_SECONDS:
@@ -226,10 +270,31 @@ def behaviour(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION
 
 def reset(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION) -> None:
     """Forget everything this module holds for the account and region: behaviour, templates,
-    suppression list, outbox, counters and pending failures. moto's identities stay."""
+    suppression list, outbox, counters, pending failures, event destinations and event records
+    not yet published (the publisher thread stops). moto's identities stay."""
     backend = sesv2_backends[account_id][region]
     with _state_creation_lock:
+        old = backend.__dict__.get(_STATE_ATTR)
         setattr(backend, _STATE_ATTR, _AccountState())
+    if old is not None:
+        old.publisher.stop()
+
+
+def flush_events(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION, timeout: float = 30.0) -> None:
+    """Wait until every event record queued so far is published (or failed: see
+    :func:`event_publish_errors`). TimeoutError after ``timeout`` seconds."""
+    _state(account_id, region).publisher.flush(timeout)
+
+
+def published_events(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION) -> list[dict[str, Any]]:
+    """The event records published so far (a snapshot), in publish order; a record published
+    to two topics is in it twice. Call :func:`flush_events` first."""
+    return _state(account_id, region).publisher.published()
+
+
+def event_publish_errors(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION) -> int:
+    """Event records that could not be published (missing topic, SNS error, ...)."""
+    return _state(account_id, region).publisher.errors
 
 
 def fail_next_send(
@@ -775,6 +840,294 @@ def _list_suppressed_destinations(self: SESV2Response) -> str:
     return json.dumps(result)
 
 
+# --------------------------------------------------------------------------- event destinations
+
+
+@dataclass
+class _EventDestination:
+    name: str
+    enabled: bool
+    matching: list[str]  # SES v2 EventType values
+    targets: dict[str, Any]  # the one destination member (SnsDestination, ...) as given
+
+    def describe(self) -> dict[str, Any]:
+        return {"Name": self.name, "Enabled": self.enabled, "MatchingEventTypes": list(self.matching), **self.targets}
+
+
+def _destinations(state: _AccountState, config_set: Any, name: str) -> dict[str, _EventDestination]:
+    """The event destinations of the configuration set ``name`` (moto's ``config_set``)."""
+    held = state.event_destinations.get(name)
+    if held is None or held[0] is not config_set:
+        held = (config_set, {})
+        state.event_destinations[name] = held
+    return held[1]
+
+
+def _event_destination(raw: Any) -> tuple[bool, list[str], dict[str, Any]]:
+    """Enabled, MatchingEventTypes (v2 names) and the destination member of a request's
+    ``EventDestination``; BadRequestException when SES would refuse it."""
+    if not isinstance(raw, dict):
+        raise _bad_request("EventDestination is required.")
+    types = raw.get("MatchingEventTypes")
+    if not isinstance(types, list) or not types:
+        raise _bad_request("MatchingEventTypes must list at least one event type.")
+    try:
+        # CloudFormation and SES v1 spell them send, renderingFailure, ...: accepted too.
+        matching = list(dict.fromkeys(ses_events.api_event_type(str(name)) for name in types))
+    except ValueError as exc:
+        raise _bad_request(f"Invalid MatchingEventTypes: {exc}") from None
+    targets = {member: raw[member] for member in _DESTINATION_MEMBERS if raw.get(member) is not None}
+    if len(targets) != 1:
+        raise _bad_request(f"Specify exactly one of {', '.join(_DESTINATION_MEMBERS)}.")
+    sns = targets.get("SnsDestination")
+    if sns is not None and not (isinstance(sns, dict) and isinstance(sns.get("TopicArn"), str)):
+        raise _bad_request("SnsDestination.TopicArn is required.")
+    enabled = raw.get("Enabled", False)  # AWS's default
+    if not isinstance(enabled, bool):
+        raise _bad_request("Enabled must be a boolean.")
+    return enabled, matching, targets
+
+
+def _create_configuration_set_event_destination(self: SESV2Response) -> str:
+    params = _body(self)
+    set_name = _path_param(self, "ConfigurationSetName")
+    name = params.get("EventDestinationName")
+    if not isinstance(name, str) or not _EVENT_DESTINATION_NAME.match(name):
+        raise _bad_request("EventDestinationName must be 1-64 letters, digits, underscores or dashes.")
+    enabled, matching, targets = _event_destination(params.get("EventDestination"))
+    state = _state(self.current_account, self.region)
+    core = ses_backends[self.current_account][self.region]
+    with state.lock:
+        destinations = _destinations(state, _configuration_set(core, set_name), set_name)
+        if name in destinations:
+            raise _SesV2Error("AlreadyExistsException", f"Event destination {name} already exists.")
+        if len(destinations) >= MAX_EVENT_DESTINATIONS:
+            raise _SesV2Error(
+                "LimitExceededException",
+                f"A configuration set can have at most {MAX_EVENT_DESTINATIONS} event destinations.",
+            )
+        destinations[name] = _EventDestination(name, enabled, matching, targets)
+    return "{}"
+
+
+def _get_configuration_set_event_destinations(self: SESV2Response) -> str:
+    set_name = _path_param(self, "ConfigurationSetName")
+    state = _state(self.current_account, self.region)
+    core = ses_backends[self.current_account][self.region]
+    with state.lock:
+        destinations = _destinations(state, _configuration_set(core, set_name), set_name)
+        described = [destination.describe() for destination in destinations.values()]
+    return json.dumps({"EventDestinations": described})
+
+
+def _stored_destination(self: SESV2Response, state: _AccountState) -> tuple[dict[str, _EventDestination], str]:
+    set_name = _path_param(self, "ConfigurationSetName")
+    name = _path_param(self, "EventDestinationName")
+    core = ses_backends[self.current_account][self.region]
+    destinations = _destinations(state, _configuration_set(core, set_name), set_name)
+    if name not in destinations:
+        raise _not_found(f"Event destination {name} does not exist.")
+    return destinations, name
+
+
+def _update_configuration_set_event_destination(self: SESV2Response) -> str:
+    # The request's definition replaces the destination's, as in SES.
+    enabled, matching, targets = _event_destination(_body(self).get("EventDestination"))
+    state = _state(self.current_account, self.region)
+    with state.lock:
+        destinations, name = _stored_destination(self, state)
+        destinations[name] = _EventDestination(name, enabled, matching, targets)
+    return "{}"
+
+
+def _delete_configuration_set_event_destination(self: SESV2Response) -> str:
+    state = _state(self.current_account, self.region)
+    with state.lock:
+        destinations, name = _stored_destination(self, state)
+        del destinations[name]
+    return "{}"
+
+
+def _sns_targets(state: _AccountState, config_set: Any, name: str | None) -> list[tuple[str, frozenset[str]]]:
+    """(topic ARN, event types) of the configuration set's enabled SNS destinations."""
+    if name is None or not state.behaviour.publish_events:
+        return []
+    return [
+        (destination.targets["SnsDestination"]["TopicArn"], frozenset(destination.matching))
+        for destination in _destinations(state, config_set, name).values()
+        if destination.enabled and "SnsDestination" in destination.targets
+    ]
+
+
+# --------------------------------------------------------------------------- event publishing
+
+
+@dataclass
+class _Accepted:
+    """An entry SES accepted, as the event records need it."""
+
+    message: dict[str, Any]  # shaped like a sent_messages() item, with every recipient
+    dropped: list[str]  # recipients the suppression list dropped
+    error: str | None  # rendering error
+
+
+@dataclass
+class _PublishJob:
+    account_id: str
+    region: str
+    targets: list[tuple[str, frozenset[str]]]
+    accepted: list[_Accepted]
+    source_identity: str | None
+    open_share: float
+    click_share: float
+
+    def records(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for item in self.accepted:
+            message = ses_events.Message.from_sent(item.message, self.account_id, self.region)
+            message = dataclasses.replace(message, source_identity=self.source_identity)
+            records += ses_events.event_records(
+                message,
+                open_share=self.open_share,
+                click_share=self.click_share,
+                suppressed=item.dropped,
+                rendering_error=item.error,
+            )
+        return records
+
+
+class _MockNotActive(RuntimeError):
+    """Raised instead of sending a request to real AWS once moto's mock has stopped."""
+
+
+def _refuse_unmocked(**_: Any) -> None:
+    # Registered after moto's stubber, so only reached when the stubber did not answer.
+    if not botocore_stubber.enabled:
+        raise _MockNotActive("moto's mock is not active; the local SES does not call AWS")
+
+
+class _Publisher:
+    """One background thread that publishes queued jobs' records to SNS, for one account state.
+
+    ``enqueued`` and ``finished`` count jobs, so :meth:`flush` can wait for those queued
+    before it was called while later sends keep queueing."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._jobs: deque[_PublishJob] = deque()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._enqueued = 0
+        self._finished = 0
+        self._published: list[dict[str, Any]] = []
+        self._errors = 0
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    @property
+    def errors(self) -> int:
+        with self._cond:
+            return self._errors
+
+    def published(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return list(self._published)
+
+    def submit(self, job: _PublishJob) -> None:
+        with self._cond:
+            if self._stopped:
+                return
+            self._jobs.append(job)
+            self._enqueued += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="local-ses-events", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            target = self._enqueued
+            while self._finished < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{target - self._finished} event publishing jobs still pending")
+                self._cond.wait(remaining)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._finished += len(self._jobs)  # dropped: nobody will wait for them
+            self._jobs.clear()
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._stopped:
+                    if not self._cond.wait(_PUBLISHER_IDLE_SECONDS) and not self._jobs:
+                        break
+                if not self._jobs:
+                    self._thread = None  # decided under the lock: submit() starts a new one
+                    return
+                job = self._jobs.popleft()
+            try:
+                self._publish(job)
+            except Exception as exc:  # a bug here must not stop later jobs
+                logger.error("local SES: building event records failed: %s", type(exc).__name__)
+                with self._cond:
+                    self._errors += 1
+            finally:
+                with self._cond:
+                    self._finished += 1
+                    self._cond.notify_all()
+
+    def _client(self, account_id: str, region: str) -> Any:
+        key = (account_id, region)
+        if key not in self._clients:
+            client = boto3.session.Session().client("sns", region_name=region)
+
+            def account_header(params: dict[str, Any], **_: Any) -> None:
+                params["headers"]["x-moto-account-id"] = account_id
+
+            client.meta.events.register("before-call.sns", account_header)
+            client.meta.events.register("before-send.sns", _refuse_unmocked)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def _publish(self, job: _PublishJob) -> None:
+        records = job.records()
+        client = self._client(job.account_id, job.region)
+        for topic_arn, types in job.targets:
+            chosen = [r for r in records if ses_events.EVENT_TYPES[r["eventType"]] in types]
+            for start in range(0, len(chosen), SNS_BATCH_SIZE):
+                self._publish_batch(client, topic_arn, chosen[start : start + SNS_BATCH_SIZE])
+
+    def _publish_batch(self, client: Any, topic_arn: str, records: list[dict[str, Any]]) -> None:
+        entries = [{"Id": str(i), "Message": json.dumps(record)} for i, record in enumerate(records)]
+        try:
+            response = client.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
+        except Exception as exc:
+            # The code only: an SNS message could quote the record, and so an address.
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            logger.warning("local SES: publishing %d event records to %s failed: %s", len(records), topic_arn, code)
+            with self._cond:
+                self._errors += len(records)
+            return
+        published = {item["Id"] for item in response.get("Successful", [])}
+        failed = len(records) - len(published)
+        if failed:
+            codes = sorted({item.get("Code", "?") for item in response.get("Failed", [])})
+            logger.warning("local SES: %d event records to %s not published: %s", failed, topic_arn, codes)
+        with self._cond:
+            self._published += [
+                record for entry, record in zip(entries, records, strict=True) if entry["Id"] in published
+            ]
+            self._errors += failed
+
+
 # --------------------------------------------------------------------------- SendBulkEmail
 
 
@@ -971,6 +1324,8 @@ class _SendContext:
     content: dict[str, str]
     configuration_set: str | None
     suppressed_reasons: set[str]
+    # Entries to publish event records for; None when no destination would receive them.
+    accepted: list[_Accepted] | None = None
 
 
 def _without_suppressed(
@@ -1007,8 +1362,12 @@ def _deliver(
         rendered = _render_content(ctx.content, data)
     except _RenderingError as exc:
         state.failures.append({**common, **recipients, "error": str(exc)})
+        _note_accepted(ctx, entry, common, None, [], str(exc))
         return
+    drops_before = len(state.drops)
     kept = _without_suppressed(state, ctx, entry, common)
+    dropped = [drop["address"] for drop in state.drops[drops_before:]]
+    _note_accepted(ctx, entry, common, rendered, dropped, None)
     if not any(kept.values()):
         return
     state.sent.append(
@@ -1024,6 +1383,30 @@ def _deliver(
             "template_data": data,
         }
     )
+
+
+def _note_accepted(
+    ctx: _SendContext,
+    entry: _Entry,
+    common: dict[str, Any],
+    rendered: dict[str, str] | None,
+    dropped: list[str],
+    error: str | None,
+) -> None:
+    if ctx.accepted is None:
+        return
+    message = {
+        **common,
+        "to": list(entry.to),
+        "cc": list(entry.cc),
+        "bcc": list(entry.bcc),
+        "from": ctx.request.sender,
+        "reply_to": list(ctx.request.reply_to),
+        "subject": rendered.get("Subject", "") if rendered is not None else None,
+        "html": rendered.get("Html") if rendered is not None else None,
+        "headers": dict(entry.headers),
+    }
+    ctx.accepted.append(_Accepted(message, dropped, error))
 
 
 def _send_entry(state: _AccountState, ctx: _SendContext, entry: _Entry) -> dict[str, str]:
@@ -1077,10 +1460,29 @@ def _send_bulk_email(self: SESV2Response) -> str:
         if not current.production_access:
             _check_sandbox(core, request, region)
         reasons = _suppressed_reasons(current, config_set)
-        ctx = _SendContext(request, content, request.configuration_set, reasons)
+        targets = _sns_targets(state, config_set, request.configuration_set)
+        ctx = _SendContext(request, content, request.configuration_set, reasons, [] if targets else None)
         results = [_send_entry(state, ctx, entry) for entry in request.entries]
+    if ctx.accepted:
+        # Outside the lock: only queued here, built and published by the publisher thread.
+        job = _PublishJob(
+            account,
+            region,
+            targets,
+            ctx.accepted,
+            _source_identity(core, request.sender),
+            current.open_share,
+            current.click_share,
+        )
+        state.publisher.submit(job)
     _log_outcome(results)
     return json.dumps({"BulkEmailEntryResults": results})
+
+
+def _source_identity(core: Any, sender: str) -> str:
+    # The identity that authorised the sender: the address itself if verified, else its domain.
+    address = _address_of(sender)
+    return address if address in core.email_identities else address.rpartition("@")[2]
 
 
 def _log_outcome(results: list[dict[str, str]]) -> None:
@@ -1107,6 +1509,10 @@ _OPERATIONS: dict[str, Callable[[SESV2Response], str]] = {
     "get_suppressed_destination": _get_suppressed_destination,
     "delete_suppressed_destination": _delete_suppressed_destination,
     "list_suppressed_destinations": _list_suppressed_destinations,
+    "create_configuration_set_event_destination": _create_configuration_set_event_destination,
+    "get_configuration_set_event_destinations": _get_configuration_set_event_destinations,
+    "update_configuration_set_event_destination": _update_configuration_set_event_destination,
+    "delete_configuration_set_event_destination": _delete_configuration_set_event_destination,
 }
 _replaced: dict[str, Any] = {}
 _install_lock = threading.Lock()

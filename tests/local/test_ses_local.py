@@ -121,6 +121,10 @@ ADDED_OPERATIONS = {
     "GetSuppressedDestination",
     "DeleteSuppressedDestination",
     "ListSuppressedDestinations",
+    "CreateConfigurationSetEventDestination",
+    "GetConfigurationSetEventDestinations",
+    "UpdateConfigurationSetEventDestination",
+    "DeleteConfigurationSetEventDestination",
 }
 
 
