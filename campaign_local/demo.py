@@ -16,8 +16,8 @@ and an audience of the recipe's three subscribers plus 10,000 generated rows.
 4. A follow-up campaign goes to the same audience: every bounced, complained and unsubscribed
    address is skipped and counted as suppressed.
 
-OUT gets report.json and report-followup.json, messages.jsonl, events.jsonl, rejects.jsonl
-and lambda.log.
+OUT gets report.json and report-followup.json, messages.jsonl and messages-followup.jsonl,
+events.jsonl (every SES record published), rejects.jsonl and lambda.log.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import json
 import logging
+import random
 import sys
 import time
 import urllib.error
@@ -60,6 +61,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--open-share", type=float, default=OPEN_SHARE)
     parser.add_argument("--click-share", type=float, default=CLICK_SHARE)
     parser.add_argument("--no-followup", action="store_true", help="skip the second campaign")
+    parser.add_argument(
+        "--replay-events",
+        action="store_true",
+        help="after the send, publish every SES record again, twice, in random order (counts must not move)",
+    )
     return parser.parse_args(argv)
 
 
@@ -133,7 +139,15 @@ def summary(report: dict[str, Any], seconds: float, out: Path) -> str:
 
 
 def files_summary(out: Path) -> str:
-    names = ["report.json", "report-followup.json", "messages.jsonl", "events.jsonl", "rejects.jsonl"]
+    names = [
+        "report.json",
+        "report-followup.json",
+        "messages.jsonl",
+        "messages-followup.jsonl",
+        "events.jsonl",
+        "rejects.jsonl",
+        "lambda.log",
+    ]
     return "\n".join(f"  {out / name}" for name in names if (out / name).exists())
 
 
@@ -144,6 +158,7 @@ class DemoResult:
     unsubscribe: dict[str, Any] = field(default_factory=dict)
     prior_events: int = 0
     replayed_events: int = 0
+    replay: dict[str, Any] = field(default_factory=dict)
     followup: dict[str, Any] | None = None
     followup_seconds: float = 0.0
     suppression_reasons: dict[str, int] = field(default_factory=dict)
@@ -195,6 +210,11 @@ def story(result: DemoResult, out: Path) -> str:
         )
     if result.replayed_events:
         parts.append(f"Published {result.replayed_events} SES records from --events after the send.")
+    if result.replay:
+        verdict = "counts unchanged" if result.replay["unchanged"] else "COUNTS CHANGED"
+        parts.append(
+            f"Replayed all {result.replay['records']} SES records of the run twice, in random order: {verdict}."
+        )
     if result.followup is not None:
         reasons = ", ".join(f"{reason.lower()} {count}" for reason, count in sorted(result.suppression_reasons.items()))
         parts.append(
@@ -232,6 +252,20 @@ def publish_records(stack: LocalStack, path: Path) -> int:
         sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
     stack.drain_feedback()
     return len(lines)
+
+
+def replay_twice(stack: LocalStack, report: dict[str, Any]) -> dict[str, Any]:
+    """SNS delivers at least once and in any order: publish every record again, twice, shuffled."""
+    records = [json.dumps(record) for record in stack.published_events()]
+    replay = records * 2
+    random.Random(2026).shuffle(replay)
+    topic = stack.outputs["SesEventsTopicArn"]
+    sns = stack.client("sns")
+    for start in range(0, len(replay), 10):
+        entries = [{"Id": str(i), "Message": line} for i, line in enumerate(replay[start : start + 10])]
+        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+    after = refresh_report(stack, report["campaign_id"], report["run_id"])
+    return {"records": len(records), "unchanged": after["feedback"] == report["feedback"]}
 
 
 def refresh_report(stack: LocalStack, campaign_id: str, run_id: str) -> dict[str, Any]:
@@ -328,10 +362,12 @@ def run_on_local_stack(
         if args.events:
             result.replayed_events = publish_records(stack, args.events)
         result.first = refresh_report(stack, campaign_id, result.first["run_id"])
+        if args.replay_events:
+            result.replay = replay_twice(stack, result.first)
         (out / "report.json").write_text(json.dumps(result.first, indent=2) + "\n", encoding="utf-8")
 
-        if not args.no_followup:
-            followup_id = f"{campaign_id}-followup"[:48]
+        followup_id = None if args.no_followup else f"{campaign_id}-followup"[:48]
+        if followup_id:
             stack.put_json(f"campaigns/{followup_id}.json", {**definition, "campaign_id": followup_id})
             result.suppression_reasons = suppression_reasons(stack)
             result.followup, result.followup_seconds = send_campaign(stack, followup_id, audience, args.timeout)
@@ -339,17 +375,27 @@ def run_on_local_stack(
                 (out / "report-followup.json").write_text(
                     json.dumps(result.followup, indent=2) + "\n", encoding="utf-8"
                 )
-        write_outputs(stack, out, result.first)
+        write_outputs(stack, out, result.first, followup_id)
     return result
 
 
-def write_outputs(stack: LocalStack, out: Path, report: dict[str, Any]) -> None:
-    with (out / "messages.jsonl").open("w", encoding="utf-8") as handle:
+def write_outputs(stack: LocalStack, out: Path, report: dict[str, Any], followup_id: str | None) -> None:
+    """Messages per campaign, every SES record the local SES published, and the rejects."""
+    files = {report["campaign_id"]: out / "messages.jsonl"}
+    if followup_id:
+        files[followup_id] = out / "messages-followup.jsonl"
+    handles = {campaign: path.open("w", encoding="utf-8") for campaign, path in files.items()}
+    try:
         for message in stack.sent_messages():
-            handle.write(json.dumps(message_record(message), ensure_ascii=False) + "\n")
-    with (out / "events.jsonl").open("w", encoding="utf-8") as handle:
+            handle = handles.get(message.get("tags", {}).get("campaign"))
+            if handle is not None:
+                handle.write(json.dumps(message_record(message), ensure_ascii=False) + "\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+    with (out / "events.jsonl").open("w", encoding="utf-8") as events:
         for record in stack.published_events():
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            events.write(json.dumps(record, ensure_ascii=False) + "\n")
     rejects = report.get("rejects_key")
     body = stack.client("s3").get_object(Bucket=stack.bucket, Key=rejects)["Body"].read() if rejects else b""
     (out / "rejects.jsonl").write_bytes(body)

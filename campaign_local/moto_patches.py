@@ -1,4 +1,4 @@
-"""Two fixes to moto's DynamoDB that the local stack needs, both behaviour-preserving.
+"""Fixes to moto that the local stack needs, each bringing moto closer to AWS.
 
 1. moto's DynamoDB is not thread-safe, and Distributed Map children run in parallel
    threads: one lock around its request dispatch (DynamoDB handlers never call DynamoDB, so
@@ -8,6 +8,10 @@
    condition first and writes only when all pass, which is DynamoDB's all-or-nothing
    semantics without the copies (a transaction names each item at most once, so no
    operation's condition depends on another's write).
+3. moto's SNS evaluates a top-level ``"$or"`` of a ``MessageBody``-scoped filter policy as if
+   it were message attributes, and fails on every message (TypeError). SNS's rule: the
+   message matches when the policy matches with any one of the ``$or`` alternatives in place
+   of the ``$or``; that is what the patch evaluates, with moto's own body matcher.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend, get_filter_expression
 from moto.dynamodb.responses import DynamoHandler
+from moto.sns.utils import FilterPolicyMatcher
 
 _original_transact = DynamoDBBackend.transact_write_items
 _original_call_action = DynamoHandler.call_action
+_original_body_match = FilterPolicyMatcher._body_based_match
 _LOCK = threading.RLock()
 
 
@@ -99,12 +105,25 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             )
 
 
+def _body_based_match(self: FilterPolicyMatcher, message_dict: dict[str, Any]) -> bool:
+    policy = self.filter_policy
+    if not isinstance(policy, dict) or not isinstance(policy.get("$or"), list):
+        return _original_body_match(self, message_dict)
+    rest = {key: value for key, value in policy.items() if key != "$or"}
+    return any(
+        FilterPolicyMatcher({**rest, **alternative}, "MessageBody")._body_based_match(message_dict)
+        for alternative in policy["$or"]
+    )
+
+
 def install() -> None:
     DynamoHandler.call_action = _call_action  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    FilterPolicyMatcher._body_based_match = _body_based_match  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
+    FilterPolicyMatcher._body_based_match = _original_body_match  # type: ignore[method-assign]
     DynamoHandler.call_action = _original_call_action  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _original_transact  # type: ignore[method-assign]
 

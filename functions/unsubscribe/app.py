@@ -45,7 +45,7 @@ def one_click() -> Response:
     event = app.current_event
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
-    fields = page.form_fields(body, event.get_header_value("content-type"))
+    fields = page.form_fields(body, event.headers.get("content-type"))
     token = event.get_query_string_value("token") or fields.get("token")
     try:
         claim = _claim(token)

@@ -24,6 +24,9 @@ FUNCTIONS = {
     "prepare": "PrepareFunction",
     "send_batch": "SendBatchFunction",
     "finalize": "FinalizeFunction",
+    "suppression": "SuppressionFunction",
+    "engagement": "EngagementFunction",
+    "unsubscribe": "UnsubscribeFunction",
 }
 
 

@@ -61,7 +61,8 @@ def test_send_batch_sends_each_recipient_once_with_unsubscribe_headers_and_tags(
         assert message["configuration_set"] == quiet_stack.environment["CONFIGURATION_SET"]
         assert message["tags"] == {"campaign": "recipe", "run": run_id, "segment": "new_customers", "source": "recipe"}
         unsubscribe = message["headers"]["List-Unsubscribe"]
-        assert unsubscribe.startswith("<https://example.com/unsubscribe?token=") and unsubscribe.endswith(">")
+        # The template's UnsubscribeFunction URL (locally: the function URL server on 127.0.0.1).
+        assert unsubscribe.startswith(f"<{quiet_stack.unsubscribe_url}?token=") and unsubscribe.endswith(">")
         assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert unsubscribe[1:-1] in message["html"] and unsubscribe[1:-1] in message["text"]
     by_to = {m["to"][0]: m for m in messages}

@@ -229,7 +229,9 @@ def test_bad_campaign_ids_and_unknown_events_are_rejected_with_a_message(local: 
     assert "campaign id 'Spring Sale' must be" in str(caught.value)
     assert f"s3://{local.bucket}/incoming/Spring Sale/subscribers.json" in str(caught.value)
 
-    with pytest.raises(CampaignError, match=r"unrecognised trigger event .*expected S3 Records or a schedule"):
+    with pytest.raises(
+        CampaignError, match=r"unrecognised trigger event .*expected S3 Records, a schedule or a resume"
+    ):
         start({"detail-type": "Scheduled Event", "source": "aws.events"})
     assert local.executions() == []
 

@@ -7,7 +7,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from campaign_engine.domain.tokens import InvalidToken, UnsubscribeClaim, sign, unsubscribe_url, verify
+from campaign_engine.domain.tokens import ForgedToken, InvalidToken, UnsubscribeClaim, sign, unsubscribe_url, verify
 
 SECRET = b"s3cret-key-for-tests-only-0123456789"
 CLAIM = UnsubscribeClaim(address="ann@example.com", campaign_id="recipe")
@@ -42,9 +42,21 @@ def test_signing_is_deterministic_and_depends_on_every_claim_field():
     assert sign(SECRET, UnsubscribeClaim("ann@example.com", "recipe", topic="t")) != token
 
 
-def test_wrong_secret_rejected():
-    with pytest.raises(InvalidToken):
+def test_round_trip_with_run_and_segment():
+    claim = UnsubscribeClaim("ann@example.com", "recipe", run_id="recipe-u-1", segment="loyal_customers")
+    assert verify(SECRET, sign(SECRET, claim)) == claim
+    assert sign(SECRET, claim) != sign(SECRET, CLAIM)
+
+
+def test_wrong_secret_is_a_forgery():
+    with pytest.raises(ForgedToken):
         verify(b"another-secret", sign(SECRET, CLAIM))
+
+
+def test_garbage_is_invalid_but_not_forged():
+    with pytest.raises(InvalidToken) as caught:
+        verify(SECRET, "not-a-token")
+    assert not isinstance(caught.value, ForgedToken)
 
 
 def test_tampered_payload_rejected():

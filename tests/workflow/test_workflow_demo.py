@@ -9,6 +9,7 @@ import pytest
 from campaign_engine.domain.outcomes import OUTCOMES
 
 from campaign_local import demo
+from campaign_local.audience_gen import generate
 
 pytestmark = pytest.mark.workflow
 
@@ -31,7 +32,7 @@ def test_demo_writes_a_report_that_adds_up_and_one_message_per_recipient(tmp_pat
     templates = {"new_customers": "welcome-campaign", "loyal_customers": "product-promotion"}
     for message in messages:
         assert message["template"] == templates[message["segment"]]
-        assert message["headers"]["List-Unsubscribe"].startswith("<https://")
+        assert message["headers"]["List-Unsubscribe"].startswith("<http")
         assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert "{{" not in message["subject"] + message["html"] + message["text"]
         if message["segment"] == "loyal_customers":
@@ -46,3 +47,50 @@ def test_demo_writes_a_report_that_adds_up_and_one_message_per_recipient(tmp_pat
         "skipped": report["skipped"],
     }
     assert all(isinstance(r["line"], int) and r["reason"] for r in rejects)
+
+
+def test_demo_shows_the_feedback_loop_and_a_replay_of_its_events_changes_no_count(tmp_path, capsys):
+    prior = tmp_path / "prior.jsonl"
+    prior.write_text(json.dumps(PRIOR_COMPLAINT) + "\n")
+    rows = json.loads((demo.ROOT / "examples/recipe/subscribers.json").read_text())
+    rows += [
+        {"email": f"{local}+t@simulator.amazonses.com", "name": "Sim", "segment": "new_customers"}
+        for local in ("bounce", "complaint", "suppressionlist", "success", "ooto")
+    ]
+    rows += list(generate(200))
+    audience = tmp_path / "audience.json"
+    audience.write_text(json.dumps(rows))
+    argv = ["--audience", str(audience), "--out", str(tmp_path), "--prior-events", str(prior), "--replay-events"]
+    assert demo.main(argv) == 0
+    printed = capsys.readouterr().out
+    for line in ("Feedback: delivered", "One-click unsubscribe", "Follow-up campaign", "Replayed"):
+        assert line in printed
+    assert "counts unchanged" in printed
+
+    first = json.loads((tmp_path / "report.json").read_text())
+    feedback = first["feedback"]
+    assert feedback["delivered"] > 0 and feedback["hard_bounced"] >= 2 and feedback["complained"] >= 1
+    assert feedback["opened"] > 0 and feedback["clicked"] > 0 and feedback["unsubscribed"] == 1
+    assert first["suppressed"] == 1  # the address of the imported complaint
+    followup = json.loads((tmp_path / "report-followup.json").read_text())
+    expected = 1 + feedback["hard_bounced"] + feedback["complained"] + feedback["unsubscribed"]
+    assert followup["suppressed"] == expected and followup["status"] == "COMPLETED"
+    followup_to = {json.loads(line)["to"] for line in (tmp_path / "messages-followup.jsonl").read_text().splitlines()}
+    assert not {"bounce+t@simulator.amazonses.com", "complaint+t@simulator.amazonses.com"} & followup_to
+
+
+PRIOR_COMPLAINT = {
+    "notificationType": "Complaint",
+    "complaint": {
+        "complainedRecipients": [{"emailAddress": "subscriber2@example.com"}],
+        "timestamp": "2025-06-01T10:00:00.000Z",
+        "feedbackId": "imported-from-previous-system",
+        "complaintFeedbackType": "abuse",
+    },
+    "mail": {
+        "timestamp": "2025-06-01T09:00:00.000Z",
+        "messageId": "previous-system-0001",
+        "source": "marketing@example.com",
+        "destination": ["subscriber2@example.com"],
+    },
+}

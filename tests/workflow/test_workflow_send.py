@@ -69,7 +69,7 @@ def test_recipe_happy_path(recipe_stack):
     assert "Jane Smith" in promo["html"] and "https://example.com/smartwatch" in promo["html"]
     for message in by_to.values():
         url = message["headers"]["List-Unsubscribe"].strip("<>")
-        assert url.startswith("https://example.com/unsubscribe?token=")
+        assert url.startswith(recipe_stack.unsubscribe_url + "?token=")
         assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert url.replace("&", "&amp;") in message["html"] or url in message["html"]
         assert message["tags"]["campaign"] == "recipe" and message["tags"]["run"] == report["run_id"]

@@ -79,6 +79,9 @@ class SesEvent:
     unsubscribe_all: bool = False
     topics_opted_out: tuple[str, ...] = ()
     diagnostic: str | None = None
+    # When SES accepted the message (mail.timestamp): the same for every event of a message,
+    # so what is derived from it (the engagement item's expiry) does not depend on event order.
+    mail_timestamp: str | None = None
 
     @property
     def key(self) -> str:
@@ -157,6 +160,7 @@ def parse(record: dict[str, Any]) -> SesEvent | None:
         "recipients": _recipients(kind, member, detail, mail),
         "tags": _tags(mail.get("tags")) if source_format == "event" else {},
         "source_format": source_format,
+        "mail_timestamp": _timestamp(mail["timestamp"], "mail.timestamp") if mail.get("timestamp") else None,
     }
     fields.update(_details(kind, member, detail))
     return SesEvent(**fields)

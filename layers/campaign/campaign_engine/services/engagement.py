@@ -40,7 +40,7 @@ class EngagementRecorder:
             return {}
         total: dict[str, int] = {}
         # The send time, not the event's: every event of a message gives the item one expiry.
-        expires_at = _epoch(event.mail_timestamp) + self.settings.engagement_ttl_days * 86400
+        expires_at = _epoch(event.mail_timestamp or event.timestamp) + self.settings.engagement_ttl_days * 86400
         for address in event.recipients:
             old = self.store.record_event(
                 event.message_id,
