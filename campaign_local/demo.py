@@ -4,7 +4,7 @@
                                   [--prior-events F] [--events F]
 
 By default: the recipe's templates (templates/), its campaign (examples/recipe/campaign.json)
-and an audience of the recipe's three subscribers plus 10,000 generated rows.
+and an audience of the recipe's three subscribers plus 2,000 generated rows.
 
 1. ``--prior-events`` (JSON Lines of SES records, event-publishing or notification format) are
    published to the SES events topic first: history from a previous system.
@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--audience", type=Path, help="subscriber file (.csv, .json, .jsonl); default: generated")
     parser.add_argument("--templates", type=Path, default=ROOT / "templates")
     parser.add_argument("--out", type=Path, default=ROOT / "build/demo")
-    parser.add_argument("--generated", type=int, default=10_000, help="generated rows added to the recipe's three")
+    parser.add_argument("--generated", type=int, default=2_000, help="generated rows added to the recipe's three")
     parser.add_argument("--send-rate", type=float, default=DEMO_SEND_RATE, help="local SES MaxSendRate")
     parser.add_argument("--timeout", type=float, default=170.0)
     parser.add_argument("--prior-events", type=Path, help="SES records (JSON Lines) published before the run")

@@ -12,6 +12,10 @@
    it were message attributes, and fails on every message (TypeError). SNS's rule: the
    message matches when the policy matches with any one of the ``$or`` alternatives in place
    of the ``$or``; that is what the patch evaluates, with moto's own body matcher.
+4. moto's SQS computes each message's visibility with a fresh clock reading (a few datetime
+   conversions) and does so for every message on every SendMessage (through the queue's
+   attribute counts): a queue that builds up makes publishing quadratic. The patched
+   counts read the clock once per call; same results.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from moto.core.utils import unix_time_millis
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     MultipleTransactionsException,
@@ -29,10 +34,18 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend, get_filter_expression
 from moto.dynamodb.responses import DynamoHandler
 from moto.sns.utils import FilterPolicyMatcher
+from moto.sqs.models import Queue
 
 _original_transact = DynamoDBBackend.transact_write_items
 _original_call_action = DynamoHandler.call_action
 _original_body_match = FilterPolicyMatcher._body_based_match
+_SQS_PROPERTIES = (
+    "messages",
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+)
+_original_sqs = {name: Queue.__dict__[name] for name in _SQS_PROPERTIES}
 _LOCK = threading.RLock()
 
 
@@ -116,13 +129,40 @@ def _body_based_match(self: FilterPolicyMatcher, message_dict: dict[str, Any]) -
     )
 
 
+def _ready(queue: Queue) -> list[Any]:
+    now = unix_time_millis()
+    return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
+
+
+def _delayed(queue: Queue) -> int:
+    now = unix_time_millis()
+    return sum(1 for m in queue._messages if now < m.delayed_until)
+
+
+def _not_visible(queue: Queue) -> int:
+    now = unix_time_millis()
+    return sum(1 for m in queue._messages if not now > m.visible_at)
+
+
+_patched_sqs = {
+    "messages": property(_ready),
+    "approximate_number_of_messages": property(lambda queue: len(_ready(queue))),
+    "approximate_number_of_messages_delayed": property(_delayed),
+    "approximate_number_of_messages_not_visible": property(_not_visible),
+}
+
+
 def install() -> None:
     DynamoHandler.call_action = _call_action  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     FilterPolicyMatcher._body_based_match = _body_based_match  # type: ignore[method-assign]
+    for name, value in _patched_sqs.items():
+        setattr(Queue, name, value)
 
 
 def uninstall() -> None:
+    for name, value in _original_sqs.items():
+        setattr(Queue, name, value)
     FilterPolicyMatcher._body_based_match = _original_body_match  # type: ignore[method-assign]
     DynamoHandler.call_action = _original_call_action  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _original_transact  # type: ignore[method-assign]

@@ -8,9 +8,10 @@ runs in-process), delete what succeeded and make the rest visible again. With
 retries the whole batch. moto moves a message to the queue's dead-letter queue when it is
 received again after ``maxReceiveCount`` receives, as SQS does.
 
-One deliberate difference: a failed message is visible again after ``retry_delay`` seconds
-instead of the queue's VisibilityTimeout (minutes in template.yaml), so tests and the demo
-see redelivery and dead-lettering in seconds.
+Two deliberate differences, both about time: a failed message is visible again after
+``retry_delay`` seconds instead of the queue's VisibilityTimeout (minutes in template.yaml),
+so tests and the demo see redelivery and dead-lettering in seconds; and the batching window
+is at most ``MAX_LOCAL_WINDOW`` seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import boto3
 
 log = logging.getLogger("campaign_local.pollers")
 MAX_RECEIVE = 10  # SQS ReceiveMessage returns at most 10 messages
+MAX_LOCAL_WINDOW = 0.25
 
 
 @dataclass
@@ -35,6 +37,7 @@ class EventSourceMapping:
     queue_arn: str
     batch_size: int = 10
     report_batch_item_failures: bool = False
+    batching_window: float = 0.0  # MaximumBatchingWindowInSeconds
 
 
 @dataclass
@@ -73,7 +76,9 @@ class Poller:
                 self._stop.wait(self.idle_sleep)
 
     def _receive(self, sqs: Any) -> list[dict[str, Any]]:
+        """Up to BatchSize messages, waiting at most the batching window for a batch to fill."""
         messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + min(self.mapping.batching_window, MAX_LOCAL_WINDOW)
         while len(messages) < self.mapping.batch_size:
             wanted = min(MAX_RECEIVE, self.mapping.batch_size - len(messages))
             got = sqs.receive_message(
@@ -85,7 +90,9 @@ class Poller:
             ).get("Messages", [])
             messages.extend(got)
             if len(got) < wanted:
-                break
+                if not messages or time.monotonic() >= deadline or self._stop.is_set():
+                    break
+                self._stop.wait(0.02)
         return messages
 
     def _poll_once(self, sqs: Any, lambda_client: Any) -> int:
@@ -97,6 +104,12 @@ class Poller:
         self.invocations += 1
         payload = response["Payload"].read()
         failed_ids = self._failures(response, payload, messages)
+        done = [m for m in messages if m["MessageId"] not in failed_ids]
+        for start in range(0, len(done), MAX_RECEIVE):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+            ]
+            sqs.delete_message_batch(QueueUrl=self.mapping.queue_url, Entries=entries)
         for message in messages:
             if message["MessageId"] in failed_ids:
                 sqs.change_message_visibility(
@@ -104,8 +117,6 @@ class Poller:
                     ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=0,
                 )
-            else:
-                sqs.delete_message(QueueUrl=self.mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])
         if failed_ids:
             self._stop.wait(self.retry_delay)
         return len(messages)

@@ -322,6 +322,7 @@ class LocalStack:
                     queue_arn=queue_arn,
                     batch_size=int(spec.get("BatchSize", 10)),
                     report_batch_item_failures="ReportBatchItemFailures" in (spec.get("FunctionResponseTypes") or []),
+                    batching_window=float(spec.get("MaximumBatchingWindowInSeconds", 0)),
                 )
             )
 

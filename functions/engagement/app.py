@@ -10,4 +10,5 @@ from campaign_engine.services.feedback_events import process
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
-    return process(event, context, EngagementRecorder(settings()).record)
+    recorder = EngagementRecorder(settings())
+    return process(event, context, recorder.record, finish=recorder.flush)

@@ -29,14 +29,17 @@ class EngagementStore:
         attribution: dict[str, str],
         expires_at: int | None,
     ) -> dict[str, Any]:
-        """Add ``value`` to the recipient's set for ``kind``; returns the item as it was before."""
+        """Add ``value`` to the recipient's set for ``kind``; returns the item as it was before.
+
+        One small expression on purpose: this write happens once per event and recipient.
+        """
         names = {"#ev": attribute(kind)}
         values: dict[str, Any] = {":v": {"SS": [value]}}
         sets = []
-        for index, (name, text) in enumerate(sorted({**attribution, "address": address}.items())):
-            names[f"#a{index}"] = name
-            values[f":a{index}"] = {"S": text}
-            sets.append(f"#a{index} = :a{index}")
+        if attribution:
+            names["#at"] = "attribution"
+            values[":at"] = {"M": {name: {"S": text} for name, text in sorted(attribution.items())}}
+            sets.append("#at = :at")
         if expires_at is not None:
             names["#ttl"] = "expires_at"
             values[":ttl"] = {"N": str(expires_at)}
@@ -44,7 +47,7 @@ class EngagementStore:
         response = client("dynamodb").update_item(
             TableName=self.table,
             Key={"pk": {"S": f"MSG#{message_id}"}, "sk": {"S": f"TO#{address}"}},
-            UpdateExpression="ADD #ev :v SET " + ", ".join(sets),
+            UpdateExpression="ADD #ev :v" + (" SET " + ", ".join(sets) if sets else ""),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_OLD",

@@ -24,23 +24,36 @@ def _epoch(timestamp: str) -> int:
     return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp())
 
 
+CounterKey = tuple[str, str, str, int]  # run, campaign, segment, shard
+
+
 class EngagementRecorder:
+    """One per invocation: ``record`` each event, then ``flush`` the counters once.
+
+    Adding up a batch's increments per counter item before writing is what keeps the cost at
+    about one write per event (the message item) instead of two. The price: a crash between
+    the message writes and the flush loses those increments (the redelivered events are no
+    longer new). It never counts twice, and the message items themselves stay exact.
+    """
+
     def __init__(self, settings: Settings) -> None:
         if not settings.engagement_table:
             raise RuntimeError("ENGAGEMENT_TABLE is not set")
         self.settings = settings
         self.store = EngagementStore(settings.engagement_table)
         self.runs = RunStore(settings.runs_table, settings.run_record_ttl_days)
+        self.pending: dict[CounterKey, dict[str, int]] = {}
 
-    def record(self, event: SesEvent) -> dict[str, int]:
-        """Apply one event; returns the counter increments it caused (empty for a repeat)."""
+    def record(self, event: SesEvent) -> None:
+        """Apply one event to its recipients' message items; counters wait for ``flush``."""
         if event.kind == "subscription":
-            return self._unsubscribe(event)
+            self._unsubscribe(event)
+            return
         if event.kind not in engagement.RECORDED:
-            return {}
-        total: dict[str, int] = {}
+            return
         # The send time, not the event's: every event of a message gives the item one expiry.
-        expires_at = _epoch(event.mail_timestamp or event.timestamp) + self.settings.engagement_ttl_days * 86400
+        sent_at = event.mail_timestamp or event.timestamp
+        expires_at = _epoch(sent_at) + self.settings.engagement_ttl_days * 86400
         for address in event.recipients:
             old = self.store.record_event(
                 event.message_id,
@@ -51,20 +64,32 @@ class EngagementRecorder:
                 expires_at,
             )
             increments = engagement.increments(event, old.get(engagement.attribute(event.kind)))
+            self._count(event, old.get("attribution") or {}, increments)
             if event.kind in engagement.ENGAGING:
                 self._touch(address, event)
-            if not increments:
-                continue
-            run_id = event.run_id or old.get("run_id")
-            if not run_id:
-                continue  # not from this engine's sends (no run tag, no earlier tagged event)
-            campaign_id = event.campaign_id or old.get("campaign_id") or "unknown"
-            segment = event.segment or old.get("segment") or engagement.UNATTRIBUTED
-            self.store.add_counts(run_id, campaign_id, segment, engagement.shard_of(event.message_id), increments)
+
+    def flush(self) -> dict[str, int]:
+        """Write the counters, then let the breaker judge the runs that got worse."""
+        total: dict[str, int] = {}
+        worse: set[tuple[str, str]] = set()
+        for (run_id, campaign_id, segment, shard), increments in sorted(self.pending.items()):
+            self.store.add_counts(run_id, campaign_id, segment, shard, increments)
             total = engagement.add(total, increments)
             if increments.get("hard_bounce") or increments.get("complaint"):
-                self.check_breaker(campaign_id, run_id)
+                worse.add((campaign_id, run_id))
+        self.pending.clear()
+        for campaign_id, run_id in sorted(worse):
+            self.check_breaker(campaign_id, run_id)
         return total
+
+    def _count(self, event: SesEvent, known: dict[str, str], increments: dict[str, int]) -> None:
+        run_id = event.run_id or known.get("run_id")
+        if not increments or not run_id:
+            return  # a repeat, or not from this engine's sends (no run tag, no earlier tagged event)
+        campaign_id = event.campaign_id or known.get("campaign_id") or "unknown"
+        segment = event.segment or known.get("segment") or engagement.UNATTRIBUTED
+        key = (run_id, campaign_id, segment, engagement.shard_of(event.message_id))
+        self.pending[key] = engagement.add(self.pending.get(key, {}), increments)
 
     @staticmethod
     def _attribution(event: SesEvent) -> dict[str, str]:
@@ -77,15 +102,11 @@ class EngagementRecorder:
             values["last_campaign_id"] = event.campaign_id
         self.store.touch_address(address, f"{event.timestamp}|{event.key}", values)
 
-    def _unsubscribe(self, event: SesEvent) -> dict[str, int]:
+    def _unsubscribe(self, event: SesEvent) -> None:
         if not (event.unsubscribe_all or event.topics_opted_out) or not event.run_id:
-            return {}
-        total: dict[str, int] = {}
+            return
         for address in event.recipients:
-            total = engagement.add(
-                total, count_unsubscribe(self.store, event.run_id, event.campaign_id, event.segment, address)
-            )
-        return total
+            count_unsubscribe(self.store, event.run_id, event.campaign_id, event.segment, address)
 
     def check_breaker(self, campaign_id: str, run_id: str) -> str | None:
         run = self.runs.get_run(campaign_id, run_id, consistent=False)
@@ -96,9 +117,8 @@ class EngagementRecorder:
         reason = trip_reason(settings, counts, run.get("breaker_baseline"))
         if reason is None:
             return None
-        if self.runs.update_run(
-            campaign_id, run_id, {"status": PAUSED, "reason": reason, "paused_counts": counts}, only_if_status=ACTIVE
-        ):
+        paused = {"status": PAUSED, "reason": reason, "paused_counts": counts}
+        if self.runs.update_run(campaign_id, run_id, paused, only_if_status=ACTIVE):
             logger.warning(
                 "breaker paused the run", extra={"campaign_id": campaign_id, "run_id": run_id, "reason": reason}
             )

@@ -29,15 +29,22 @@ def _apply_body(body: Any, apply: Apply) -> None:
     metrics.add_metric(name="FeedbackEvents", unit=MetricUnit.Count, value=1)
 
 
-def process(event: dict[str, Any], context: Any, apply: Apply) -> dict[str, Any]:
+def process(
+    event: dict[str, Any], context: Any, apply: Apply, finish: Callable[[], Any] | None = None
+) -> dict[str, Any]:
+    """Apply every record; then ``finish`` (writes that sum up the whole batch) once."""
     records = event.get("Records") or []
     if records and records[0].get("EventSource") == "aws:sns":
         for record in records:  # an error fails the invocation: Lambda retries it, then its DLQ
             _apply_body(record["Sns"], apply)
-        return {"batchItemFailures": []}
-    processor = BatchProcessor(event_type=EventType.SQS)
+        response: dict[str, Any] = {"batchItemFailures": []}
+    else:
+        processor = BatchProcessor(event_type=EventType.SQS)
 
-    def handle(record: SQSRecord) -> None:
-        _apply_body(record.body, apply)
+        def handle(record: SQSRecord) -> None:
+            _apply_body(record.body, apply)
 
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+        response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    if finish is not None:
+        finish()
+    return response
