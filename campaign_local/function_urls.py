@@ -69,7 +69,9 @@ class FunctionUrlServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="function-url", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="function-url", daemon=True
+        )
 
     def start(self, function_name: str) -> None:
         self.function_name = function_name
