@@ -258,3 +258,21 @@ def test_the_breaker_pauses_a_run_of_bounces_and_a_resume_finishes_it():
         assert resumed["status"] == "COMPLETED" and resumed["sent"] == 150 and resumed["not_sent"] == 0
         sent = [m["to"][0] for m in stack.sent_messages()]
         assert len(sent) == len(set(sent)) == 150  # nobody twice
+
+
+def test_sync_to_the_ses_account_suppression_list_when_the_stack_asks_for_it():
+    with LocalStack.start(parameters={"SyncAccountSuppressionList": "true"}) as stack:
+        stack.verify_sender("example.com")
+        stack.configure_ses(max_send_rate=500, max_24_hour_send=1_000_000)
+        put_recipe(stack)
+        run(stack, "recipe", audience("bounce", "complaint", "success"))
+        ses = stack.client("sesv2")
+        listed = {
+            d["EmailAddress"]: d["Reason"] for d in ses.list_suppressed_destinations()["SuppressedDestinationSummaries"]
+        }
+        assert listed == {f"bounce@{SIM}": "BOUNCE", f"complaint@{SIM}": "COMPLAINT"}
+
+
+def test_without_the_parameter_the_ses_account_list_is_left_alone(feedback_stack):
+    run(feedback_stack, "recipe", audience("bounce"))
+    assert feedback_stack.client("sesv2").list_suppressed_destinations()["SuppressedDestinationSummaries"] == []

@@ -1,0 +1,81 @@
+"""Engagement counters move only for events new to their recipient, whatever the order."""
+
+from __future__ import annotations
+
+import itertools
+
+from campaign_engine.domain import engagement
+from campaign_engine.domain.ses_events import SesEvent
+
+
+def event(kind, at, **extra) -> SesEvent:
+    return SesEvent(
+        kind=kind,
+        message_id="m-1",
+        timestamp=at,
+        recipients=("ann@example.com",),
+        tags={"campaign": "c", "run": "r", "segment": "s"},
+        source_format="event",
+        **extra,
+    )
+
+
+def replay(events) -> dict[str, int]:
+    """Fold events through `increments` as the message item's sets would see them."""
+    sets: dict[str, set[str]] = {}
+    total: dict[str, int] = {}
+    for e in events:
+        seen = sets.setdefault(e.kind, set())
+        total = engagement.add(total, engagement.increments(e, seen))
+        seen.add(engagement.value_of(e))
+    return total
+
+
+OPEN_1 = event("open", "2026-01-01T10:00:00.000Z")
+OPEN_2 = event("open", "2026-01-01T11:00:00.000Z")
+CLICK = event("click", "2026-01-01T10:01:00.000Z", link="https://example.com/a")
+DELIVERY = event("delivery", "2026-01-01T09:00:01.000Z")
+SOFT = event("bounce", "2026-01-01T09:00:02.000Z", bounce_type="Transient")
+HARD = event("bounce", "2026-01-01T09:00:03.000Z", bounce_type="Permanent")
+
+
+def test_total_and_unique_opens_and_clicks():
+    assert replay([DELIVERY, OPEN_1, OPEN_2, CLICK]) == {
+        "delivery": 1,
+        "open": 2,
+        "unique_open": 1,
+        "click": 1,
+        "unique_click": 1,
+    }
+
+
+def test_any_order_and_repeats_give_the_same_counts():
+    events = [DELIVERY, OPEN_1, OPEN_2, CLICK, SOFT, HARD]
+    expected = replay(events)
+    for order in itertools.permutations(events):
+        assert replay(list(order) + list(order)) == expected
+    assert expected["bounce"] == 1 and expected["hard_bounce"] == 1
+
+
+def test_a_repeat_has_no_increments():
+    assert engagement.increments(OPEN_1, {engagement.value_of(OPEN_1)}) == {}
+
+
+def test_shards_spread_messages_and_are_stable():
+    shards = {engagement.shard_of(f"message-{i}") for i in range(1000)}
+    assert shards == set(range(engagement.SHARDS))
+    assert engagement.shard_of("message-7") == engagement.shard_of("message-7")
+
+
+def test_sum_counts_per_segment_and_summary_rates():
+    items = [
+        {"segment": "a", "send": 10, "delivery": 9, "hard_bounce": 1, "unique_open": 3, "open": 5},
+        {"segment": "a", "send": 10, "delivery": 10, "complaint": 1},
+        {"segment": "b", "send": 5, "delivery": 5, "unique_click": 1, "click": 2},
+    ]
+    totals, segments = engagement.sum_counts(items)
+    assert totals["send"] == 25 and segments["a"]["delivery"] == 19 and segments["b"]["click"] == 2
+    summary = engagement.summary(totals)
+    assert summary["delivered"] == 24 and summary["opened"] == 3 and summary["opens"] == 5
+    assert summary["rates"]["bounce"] == round(1 / 25, 6) and summary["rates"]["complaint"] == round(1 / 24, 6)
+    assert engagement.summary({})["rates"]["delivery"] is None
