@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from .aws import error_code
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -41,3 +44,14 @@ def to_value(value: Any) -> dict[str, Any]:
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _plain(_DESERIALIZER.deserialize(v)) for k, v in item.items()}
+
+
+def conditional_write(operation: Callable[..., Any], **request: Any) -> bool:
+    """Run a conditional write (put_item, update_item, ...); False when its condition failed."""
+    try:
+        operation(**request)
+    except Exception as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -12,8 +12,8 @@ from typing import Any
 
 from ..domain.addresses import address_hash
 from ..domain.engagement import COUNTERS, attribute, sum_counts
-from .aws import client, error_code
-from .dynamo import from_item
+from .aws import client
+from .dynamo import conditional_write, from_item
 
 
 class EngagementStore:
@@ -100,22 +100,17 @@ class EngagementStore:
 
     def first_unsubscribe(self, run_id: str, campaign_id: str, segment: str, address: str) -> bool:
         """True the first time this address unsubscribes from this run (then count it)."""
-        try:
-            client("dynamodb").put_item(
-                TableName=self.table,
-                Item={
-                    "pk": {"S": f"RUN#{run_id}"},
-                    "sk": {"S": f"UNSUB#{address_hash(address)}"},
-                    "campaign_id": {"S": campaign_id},
-                    "segment": {"S": segment},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional_write(
+            client("dynamodb").put_item,
+            TableName=self.table,
+            Item={
+                "pk": {"S": f"RUN#{run_id}"},
+                "sk": {"S": f"UNSUB#{address_hash(address)}"},
+                "campaign_id": {"S": campaign_id},
+                "segment": {"S": segment},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def touch_address(self, address: str, marker: str, values: dict[str, str]) -> bool:
         """Keep the latest engagement (``marker`` sorts by time); False when a later one is there."""
@@ -126,20 +121,15 @@ class EngagementStore:
             names[f"#a{index}"] = name
             attr_values[f":a{index}"] = {"S": text}
             sets.append(f"#a{index} = :a{index}")
-        try:
-            client("dynamodb").update_item(
-                TableName=self.table,
-                Key={"pk": {"S": f"ADDR#{address}"}, "sk": {"S": "LAST"}},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_not_exists(#m) OR #m < :m",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=attr_values,
-            )
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional_write(
+            client("dynamodb").update_item,
+            TableName=self.table,
+            Key={"pk": {"S": f"ADDR#{address}"}, "sk": {"S": "LAST"}},
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_not_exists(#m) OR #m < :m",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attr_values,
+        )
 
     def last_engagement(self, address: str) -> dict[str, Any] | None:
         item = (

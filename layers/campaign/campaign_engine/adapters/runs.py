@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from .aws import client, error_code
-from .dynamo import from_item, to_item, to_value
+from .dynamo import conditional_write, from_item, to_item, to_value
 
 ACTIVE = "RUNNING"
 PAUSED = "PAUSED"  # the breaker (or an operator) stopped it; a resume makes it RUNNING again
@@ -95,20 +95,15 @@ class RunStore:
             names["#status"] = "status"
             attr_values[":expected"] = {"S": only_if_status}
             kwargs["ConditionExpression"] = "#status = :expected"
-        try:
-            client("dynamodb").update_item(
-                TableName=self.table,
-                Key=run_key(campaign_id, run_id),
-                UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=attr_values,
-                **kwargs,
-            )
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional_write(
+            client("dynamodb").update_item,
+            TableName=self.table,
+            Key=run_key(campaign_id, run_id),
+            UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attr_values,
+            **kwargs,
+        )
 
     def stop_run(self, campaign_id: str, run_id: str, status: str, reason: str) -> bool:
         """Move a RUNNING run to ``status`` (first writer wins: the first reason is kept)."""
