@@ -104,6 +104,7 @@ const subs = {
   PrepareFunctionArn: acct + "campaign-prepare",
   SendBatchFunctionArn: acct + "campaign-send-batch",
   FinalizeFunctionArn: acct + "campaign-finalize",
+  QuotaCheckFunctionArn: acct + "campaign-quota-check",
   BucketName: "campaign-engine-123456789012-us-east-1",
   ChildExecutionType: childType,
 };

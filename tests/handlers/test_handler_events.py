@@ -27,6 +27,7 @@ FUNCTIONS = {
     "suppression": "SuppressionFunction",
     "engagement": "EngagementFunction",
     "unsubscribe": "UnsubscribeFunction",
+    "quota_check": "QuotaCheckFunction",
 }
 
 
@@ -97,5 +98,7 @@ def test_task_input_events_are_what_the_state_machine_passes(recipe_stack: Local
     assert real["map"]["ResultWriterDetails"]["Key"].startswith("runs/map-results/")
     # The Map's Catch replaces "map" with "error" (ResultPath $.error) and keeps the rest.
     after_error = load_event("finalize/after_map_error.json")
-    assert {k: v for k, v in after_error.items() if k != "error"} == {k: v for k, v in after_map.items() if k != "map"}
+    assert {k: v for k, v in after_error.items() if k != "error"} == {
+        k: v for k, v in after_map.items() if k not in ("map", "quota")
+    }
     assert set(after_error["error"]) == {"Error", "Cause"}

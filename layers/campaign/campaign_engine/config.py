@@ -28,6 +28,7 @@ class Settings(BaseModel):
     soft_bounce_limit: int = Field(default=3, alias="SOFT_BOUNCE_LIMIT", ge=1)
     soft_bounce_window_days: int = Field(default=7, alias="SOFT_BOUNCE_WINDOW_DAYS", ge=1)
     sync_account_suppression: bool = Field(default=False, alias="SYNC_ACCOUNT_SUPPRESSION")
+    quota_recheck_seconds: int = Field(default=900, alias="QUOTA_RECHECK_SECONDS", ge=1, le=86400)
 
 
 @lru_cache(maxsize=1)

@@ -105,6 +105,43 @@ class RunStore:
             **kwargs,
         )
 
+    def start_quota_wait(self, campaign_id: str, run_id: str, batch: int) -> bool:
+        """Note that the daily quota ran out (once per wait); later batches then skip."""
+        timestamp = now()
+        return conditional_write(
+            client("dynamodb").update_item,
+            TableName=self.table,
+            Key=run_key(campaign_id, run_id),
+            UpdateExpression="SET quota_wait = :wait, updated_at = :now",
+            ConditionExpression="attribute_not_exists(quota_wait) AND #s = :running",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":wait": to_value({"since": timestamp, "batch": batch, "checks": 0}),
+                ":now": {"N": str(timestamp)},
+                ":running": {"S": ACTIVE},
+            },
+        )
+
+    def end_quota_wait(self, campaign_id: str, run_id: str, since: int, remaining: int) -> bool:
+        """Quota is back: clear the wait and keep it in the run's ``quota_waits`` history."""
+        timestamp = now()
+        entry = {"from": since, "to": timestamp, "remaining_at_resume": remaining}
+        return conditional_write(
+            client("dynamodb").update_item,
+            TableName=self.table,
+            Key=run_key(campaign_id, run_id),
+            UpdateExpression=(
+                "REMOVE quota_wait SET quota_waits = list_append(if_not_exists(quota_waits, :empty), :entry), "
+                "updated_at = :now"
+            ),
+            ConditionExpression="attribute_exists(quota_wait)",
+            ExpressionAttributeValues={
+                ":entry": to_value([entry]),
+                ":empty": {"L": []},
+                ":now": {"N": str(timestamp)},
+            },
+        )
+
     def stop_run(self, campaign_id: str, run_id: str, status: str, reason: str) -> bool:
         """Move a RUNNING run to ``status`` (first writer wins: the first reason is kept)."""
         return self.update_run(campaign_id, run_id, {"status": status, "reason": reason}, only_if_status=ACTIVE)

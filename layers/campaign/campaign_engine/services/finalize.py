@@ -88,6 +88,8 @@ def build_report(
         "segments": {name: segments[name] for name in sorted(segments)},
         "batches": {"planned": record.get("batch_count", 0), "recorded": len(batches)},
         "pacing": {"max_concurrency": record.get("max_concurrency"), "worker_rate": record.get("worker_rate")},
+        # Each time the daily SES quota ran out: when the run started waiting and when it went on.
+        "quota_waits": record.get("quota_waits") or [],
         # What SES has reported so far (events keep arriving after the run: run Finalize again,
         # with {"campaign_id", "run_id"}, to refresh it).
         "feedback": feedback,

@@ -32,6 +32,7 @@ from ..domain.sending import (
     ACCOUNT_LEVEL,
     ACCOUNT_LEVEL_ERRORS,
     MAX_ENTRIES,
+    QUOTA_EXCEEDED,
     RETRYABLE_ERRORS,
     EntryResult,
     backoff_seconds,
@@ -72,6 +73,7 @@ class BatchSender:
         self.ledger = Ledger(settings.ledger_table)
         self.record: dict[str, Any] = {}
         self.entries: dict[str, str] = {}
+        self.quota_exhausted = False
 
     # -- the use case ----------------------------------------------------------------------
 
@@ -82,6 +84,11 @@ class BatchSender:
         if status != ACTIVE:
             logger.info("run not active: batch sends nothing", extra={"batch": item.batch, "status": status})
             return SendBatchOutput(batch=item.batch, segment=item.segment, skipped_reason=f"run is {status}")
+        if run.get("quota_wait"):
+            # Another batch found the daily quota spent: this one goes out after the wait.
+            return SendBatchOutput(
+                batch=item.batch, segment=item.segment, skipped_reason="waiting for the daily sending quota"
+            )
 
         self.record = self.store.get_batch(ctx.run_id, item.batch) or {"segment": item.segment, "entries": {}}
         self.entries = self.record.setdefault("entries", {})
@@ -99,7 +106,7 @@ class BatchSender:
         todo = self._drop_suppressed(todo)
         todo = self._reserve(todo)
         self._send(batch, todo)
-        self.record["state"] = "DONE"
+        self.record["state"] = "WAITING" if self.quota_exhausted else "DONE"
         self._save()
         output = self._output()
         count_outcomes(ctx.campaign_id, output.counts)
@@ -172,6 +179,9 @@ class BatchSender:
         pacer = Pacer(ctx.worker_rate, sleep=lambda seconds: SLEEP(seconds))
         size = pacer.call_size(MAX_ENTRIES)
         for start in range(0, len(pending), size):
+            if self.quota_exhausted:
+                self._defer(pending[start:])
+                break
             self._send_call(batch, pending[start : start + size], url_for, pacer)
         pacer.finish()
 
@@ -215,6 +225,7 @@ class BatchSender:
         retry: list[Recipient] = []
         settled: dict[str, dict[str, Any]] = {}
         account_level: list[tuple[Recipient, EntryResult]] = []
+        over_quota: list[Recipient] = []
         for r, result in zip(pending, results, strict=True):
             h = address_hash(r.email)
             if result.sent:
@@ -223,6 +234,8 @@ class BatchSender:
             elif result.retryable:
                 self.entries[h] = PENDING
                 retry.append(r)
+            elif result.status == QUOTA_EXCEEDED:
+                over_quota.append(r)
             elif result.status in ACCOUNT_LEVEL:
                 account_level.append((r, result))
             else:
@@ -233,6 +246,8 @@ class BatchSender:
             self.ledger.settle(
                 campaign_id=self.context.campaign_id, occurrence=self.context.occurrence, outcomes=settled
             )
+        if over_quota:
+            self._defer(over_quota)
         if account_level:
             r, result = account_level[0]
             self._stop_account_level([r for r, _ in account_level], result.status, result.error or result.status)
@@ -240,6 +255,22 @@ class BatchSender:
             statuses = Counter(res.status for res in results if res.retryable)
             logger.info("entries to retry", extra={"batch": self.item.batch, "statuses": dict(statuses)})
         return retry
+
+    def _defer(self, recipients: list[Recipient]) -> None:
+        """The daily quota is spent: these were not sent. Release them (PENDING, so this batch
+        sends them after the wait) and make the run wait."""
+        for r in recipients:
+            self.entries[address_hash(r.email)] = PENDING
+        self._save()
+        self.ledger.settle(
+            campaign_id=self.context.campaign_id,
+            occurrence=self.context.occurrence,
+            outcomes={r.email: self._ledger_values(RELEASED) for r in recipients},
+        )
+        if not self.quota_exhausted:
+            self.quota_exhausted = True
+            if self.store.start_quota_wait(self.context.campaign_id, self.context.run_id, self.item.batch):
+                logger.warning("daily sending quota spent: the run waits for it", extra={"batch": self.item.batch})
 
     def _stop_account_level(self, recipients: list[Recipient], reason: str, message: str) -> None:
         for r in recipients:
