@@ -257,3 +257,27 @@ def test_unmatched_rows_get_the_default_template_when_the_campaign_says_so(recip
     (message,) = [m for m in recipe_stack.sent_messages() if m["to"] == ["prospect@example.com"]]
     assert message["template"] == "welcome-campaign" and message["tags"]["segment"] == "default"
     assert message["subject"] == "Welcome to Our Community, Pat!"
+
+
+def test_wide_rows_never_widen_the_state_machine_payloads(recipe_stack):
+    """Items and task inputs carry pointers, not rows: far under Step Functions' 256 KiB, whatever
+    the width of a row (here 25 KB each, 1.2 MB a batch)."""
+    wide = [
+        {**row, "bio": "b" * 20_000, "notes": "n" * 5_000, "tags": ["x" * 100] * 10}
+        for row in rows(120, segment="new_customers")
+    ]
+    execution, report = upload_and_wait(recipe_stack, wide)
+    assert execution["status"] == "SUCCEEDED" and report["sent"] == 120
+    limit = 256 * 1024
+    tasks = {"PrepareFunction", "SendBatchFunction", "QuotaCheckFunction", "FinalizeFunction"}
+    names = {name for name, code in lambdas.REGISTRY.functions.items() if code.logical_id in tasks}
+    payloads = [json.dumps(i.event) for i in lambdas.REGISTRY.invocations if i.function in names]
+    assert payloads and max(len(p.encode()) for p in payloads) < limit // 16
+    prefix = f"runs/recipe/{report['run_id']}"
+    items = recipe_stack.get_json(f"{prefix}/items.json")
+    assert len(items) == 3 and all(len(json.dumps(item)) < 200 for item in items)
+    history = recipe_stack.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])
+    for event in history["events"]:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        for field in ("input", "output"):
+            assert len(details.get(field, "").encode()) < limit // 16
