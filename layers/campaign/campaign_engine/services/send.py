@@ -6,7 +6,8 @@
 The batch record (runs table) is written before and after every SES call. A retried batch
 reads it first: entries that were in flight when the last attempt died may have been sent,
 so they become UNKNOWN and are never sent again; entries that were never attempted, or were
-throttled, are sent now.
+throttled, are sent now. Entries refused because the daily quota is spent stay PENDING, the run
+is marked waiting, and the batch (WAITING) sends them on the Map's next pass after the wait.
 """
 
 from __future__ import annotations
@@ -195,6 +196,9 @@ class BatchSender:
             results = self._call_ses(build_request(self.context, batch, pending, url_for), pending)
             # None: the whole call was throttled, nothing was sent
             retry = pending if results is None else self._record(pending, results)
+            if retry and self.quota_exhausted:
+                self._defer(retry)  # no point retrying against a spent daily quota
+                return
             if not retry:
                 return
             pending = retry
