@@ -6,6 +6,7 @@
 # runtime when available), the tool venvs (.venv-tools) and node_modules (asl-validator).
 
 include mk/lint.mk
+include mk/bench.mk
 
 PYTHON   ?= $(if $(PYTHON313),$(PYTHON313),python3)
 VENV     := .venv
