@@ -20,11 +20,6 @@ from . import harness
 RUNS = 3
 
 
-def _globals_environment() -> dict[str, str]:
-    variables = harness.template()["Globals"]["Function"]["Environment"]["Variables"]
-    return {name: value for name, value in variables.items() if isinstance(value, str)}
-
-
 class Import:
     """One line of -X importtime output; ``parent`` is the import that triggered it."""
 
@@ -91,7 +86,7 @@ def _import_once(code_dir: str, environment: dict[str, str]) -> list[Import]:
 
 def measure(runs: int = RUNS, only: list[str] | None = None) -> dict[str, Any]:
     environment = {
-        **_globals_environment(),
+        **harness.template_environment(),
         **{k: harness.ENVIRONMENT[k] for k in ("AWS_DEFAULT_REGION", "AWS_REGION")},
     }
     results = {}

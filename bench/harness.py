@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "bench-bucket"
 CAMPAIGN_ID = "recipe"
 SERVICES = ("s3", "dynamodb", "sesv2", "secretsmanager", "stepfunctions")
+# Over the template's Globals environment: names for the stubbed resources, dummy credentials.
 ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
@@ -72,13 +73,27 @@ def functions() -> dict[str, dict[str, Any]]:
     return found
 
 
+def template_environment() -> dict[str, str]:
+    """The Globals environment of template.yaml: plain values, and parameters at their defaults
+    (MAX_CONCURRENCY_CAP, LEDGER_TTL_DAYS, ...); resource names are the bench's own."""
+    document = template()
+    parameters = document.get("Parameters", {})
+    found = {}
+    for name, value in document["Globals"]["Function"]["Environment"]["Variables"].items():
+        if isinstance(value, str):
+            found[name] = value
+        elif isinstance(value, dict) and value.get("Ref") in parameters and "Default" in parameters[value["Ref"]]:
+            found[name] = str(parameters[value["Ref"]]["Default"])
+    return found
+
+
 def write_json(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, default=str))
 
 
 def prepare_environment() -> None:
-    os.environ.update(ENVIRONMENT)
+    os.environ.update({**template_environment(), **ENVIRONMENT})
     for layer in (ROOT / "layers" / "campaign", ROOT):
         if str(layer) not in sys.path:
             sys.path.insert(0, str(layer))
@@ -192,8 +207,9 @@ def start_and_prepare(stub: StubAws, key: str) -> tuple[dict[str, Any], dict[str
     Returns (run input, Prepare's result)."""
     started = invoke("StartCampaign", upload_event(key))
     run_input = stub.services["stepfunctions"].started[-1]
+    if not (started["runs"] and started["runs"][0]["started"]):
+        raise RuntimeError(f"StartCampaign started no run: {started}")
     stub.dynamodb.seed_run(os.environ["RUNS_TABLE"], run_input["campaign_id"], run_input["run_id"])
-    assert started["runs"] and started["runs"][0]["started"], started
     return run_input, invoke("Prepare", run_input)
 
 
