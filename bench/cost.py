@@ -163,9 +163,8 @@ def send_path(throughput: dict[str, Any], memory: dict[str, Any], transitions: d
     gb = mem["SendBatch"] / 1024
     prepare_cpu = memory["cpu_seconds"] * MILLION / memory["rows"]
     finalize_cpu = ours["finalize_cpu_seconds"] * MILLION / ours["recipients"]
-    other_gb_s = mem["Prepare"] / 1024 * lambda_seconds(prepare_cpu, mem["Prepare"]) + mem[
-        "Finalize"
-    ] / 1024 * lambda_seconds(finalize_cpu, mem["Finalize"])
+    prepare_gb_s = mem["Prepare"] / 1024 * lambda_seconds(prepare_cpu, mem["Prepare"])
+    finalize_gb_s = mem["Finalize"] / 1024 * lambda_seconds(finalize_cpu, mem["Finalize"])
 
     by_op = throughput["calls_per_1000"]["by_operation"]
     s3_get = sum(n for op, n in by_op.items() if op in ("s3:GetObject", "s3:HeadObject")) * per_million + 1
@@ -194,7 +193,7 @@ def send_path(throughput: dict[str, Any], memory: dict[str, Any], transitions: d
         ),
         _line(
             "Lambda Prepare and Finalize duration",
-            other_gb_s,
+            prepare_gb_s + finalize_gb_s,
             "lambda_gb_second_arm64",
             f"Prepare {prepare_cpu:.0f} CPU-s at {mem['Prepare']} MB, Finalize {finalize_cpu:.1f} CPU-s",
         ),
