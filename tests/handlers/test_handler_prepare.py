@@ -128,8 +128,8 @@ def test_prepare_writes_batches_items_rejects_and_the_run_record(quiet_stack: Lo
 
 
 def test_prepare_paces_from_the_local_ses_quota(quiet_stack: LocalStack) -> None:
-    # share 0.8 of MaxSendRate; a worker sends at most 25/s; MAX_CONCURRENCY_CAP is 40.
-    cases = [(1.0, 1, 0.8), (14.0, 1, 11.2), (100.0, 4, 20.0), (10_000.0, 40, 200.0)]
+    # share 0.8 of MaxSendRate; whole workers of 25/s where the share allows; MAX_CONCURRENCY_CAP is 40.
+    cases = [(1.0, 1, 0.8), (14.0, 1, 11.2), (100.0, 3, 25.0), (10_000.0, 40, 200.0)]
     for attempt, (max_send_rate, concurrency, worker_rate) in enumerate(cases):
         quiet_stack.configure_ses(max_send_rate=max_send_rate)
         event = load_event("prepare/run_input.json")

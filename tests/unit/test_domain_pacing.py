@@ -22,14 +22,17 @@ def test_never_exceeds_the_share_of_max_send_rate():
         assert result.worker_rate > 0, context
         assert result.worker_rate <= allowed + 1e-9, context
         assert result.max_concurrency * result.worker_rate <= allowed * (1 + 1e-9), context
-        # and uses what it may: all workers together run at the target
-        assert math.isclose(result.max_concurrency * result.worker_rate, allowed), context
-        # each worker stays under the ceiling unless the cap forces more per worker
-        if math.ceil(allowed / WORKER_RATE_CEILING) <= cap:
-            assert result.worker_rate <= WORKER_RATE_CEILING + 1e-9, context
-        # no more workers than needed: one fewer would have to run above the ceiling
-        if result.max_concurrency > 1:
-            assert allowed / (result.max_concurrency - 1) > WORKER_RATE_CEILING, context
+        aggregate = result.max_concurrency * result.worker_rate
+        if allowed <= WORKER_RATE_CEILING:
+            # a small account: one worker at the whole share
+            assert result.max_concurrency == 1 and math.isclose(result.worker_rate, allowed), context
+        elif math.floor(allowed / WORKER_RATE_CEILING) <= cap:
+            # whole workers at the ceiling: at most one worker's rate of the share is left unused
+            assert result.worker_rate == WORKER_RATE_CEILING, context
+            assert aggregate > allowed - WORKER_RATE_CEILING, context
+        else:
+            # the cap forces more per worker, and then all of them together run at the target
+            assert result.max_concurrency == cap and math.isclose(aggregate, allowed), context
 
 
 def test_paced_batches_stay_under_the_share():
@@ -78,3 +81,10 @@ def test_min_batch_seconds():
     assert min_batch_seconds(50, 25) == 2
     assert min_batch_seconds(1, 0.5) == 2
     assert min_batch_seconds(50, 0) == 0
+
+
+def test_a_batch_of_50_is_two_full_calls_when_the_account_allows_25_a_second():
+    """200/s at the default share 0.8 is 160/s: six workers of 25/s (150/s), each sending a batch as
+    two calls of 25, not seven workers of 22.9/s sending 22 + 22 + 6 in three seconds."""
+    result = plan(max_send_rate=200, share=0.8, concurrency_cap=40)
+    assert (result.max_concurrency, result.worker_rate) == (6, 25.0)
