@@ -30,6 +30,7 @@ EVENTS    ?=
 help:
 	@echo "make demo   run the recipe campaign end to end on the local AWS stack (writes $(OUT)/report.json)"
 	@echo "make test   install everything and run every check CI runs"
+	@echo "make bench  measure throughput, memory, calls, cost, pacing, cold start (build/bench/results.json)"
 
 $(STAMP): requirements-dev.txt layers/campaign/requirements.txt pyproject.toml
 	rm -rf $(VENV)
