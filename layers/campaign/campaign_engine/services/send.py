@@ -263,28 +263,26 @@ class BatchSender:
     def _defer(self, recipients: list[Recipient]) -> None:
         """The daily quota is spent: these were not sent. Release them (PENDING, so this batch
         sends them after the wait) and make the run wait."""
-        for r in recipients:
-            self.entries[address_hash(r.email)] = PENDING
-        self._save()
-        self.ledger.settle(
-            campaign_id=self.context.campaign_id,
-            occurrence=self.context.occurrence,
-            outcomes={r.email: self._ledger_values(RELEASED) for r in recipients},
-        )
+        self._release(recipients, PENDING)
         if not self.quota_exhausted:
             self.quota_exhausted = True
             if self.store.start_quota_wait(self.context.campaign_id, self.context.run_id, self.item.batch):
                 logger.warning("daily sending quota spent: the run waits for it", extra={"batch": self.item.batch})
 
-    def _stop_account_level(self, recipients: list[Recipient], reason: str, message: str) -> None:
+    def _release(self, recipients: list[Recipient], entry_state: str) -> None:
+        """SES did not send these: record ``entry_state`` in the batch record and release their
+        ledger reservations, so they may be sent later (by this batch, or another run)."""
         for r in recipients:
-            self.entries[address_hash(r.email)] = RELEASED
+            self.entries[address_hash(r.email)] = entry_state
         self._save()
         self.ledger.settle(
             campaign_id=self.context.campaign_id,
             occurrence=self.context.occurrence,
             outcomes={r.email: self._ledger_values(RELEASED) for r in recipients},
         )
+
+    def _stop_account_level(self, recipients: list[Recipient], reason: str, message: str) -> None:
+        self._release(recipients, RELEASED)
         self.store.stop_run(
             self.context.campaign_id, self.context.run_id, "FAILED", f"SES refused the send ({reason}): {message}"
         )
