@@ -245,11 +245,7 @@ def read_event_lines(path: Path) -> list[str]:
 def publish_records(stack: LocalStack, path: Path) -> int:
     """Publish SES records to the SES events topic, as SES would."""
     lines = read_event_lines(path)
-    topic = stack.outputs["SesEventsTopicArn"]
-    sns = stack.client("sns")
-    for start in range(0, len(lines), 10):
-        entries = [{"Id": str(i), "Message": line} for i, line in enumerate(lines[start : start + 10])]
-        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+    stack.publish_ses_records(lines)
     stack.drain_feedback()
     return len(lines)
 
@@ -259,11 +255,7 @@ def replay_twice(stack: LocalStack, report: dict[str, Any]) -> dict[str, Any]:
     records = [json.dumps(record) for record in stack.published_events()]
     replay = records * 2
     random.Random(2026).shuffle(replay)
-    topic = stack.outputs["SesEventsTopicArn"]
-    sns = stack.client("sns")
-    for start in range(0, len(replay), 10):
-        entries = [{"Id": str(i), "Message": line} for i, line in enumerate(replay[start : start + 10])]
-        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+    stack.publish_ses_records(replay)
     after = refresh_report(stack, report["campaign_id"], report["run_id"])
     return {"records": len(records), "unchanged": after["feedback"] == report["feedback"]}
 

@@ -476,6 +476,13 @@ class LocalStack:
     def report(self, campaign_id: str, run_id: str) -> dict[str, Any]:
         return self.get_json(f"runs/{campaign_id}/{run_id}/report.json")
 
+    def publish_ses_records(self, messages: list[str]) -> None:
+        """Publish SES records (JSON text) to the SES events topic, as SES would (10 a call)."""
+        topic, sns = self.outputs["SesEventsTopicArn"], self.client("sns")
+        for start in range(0, len(messages), 10):
+            entries = [{"Id": str(i), "Message": text} for i, text in enumerate(messages[start : start + 10])]
+            sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+
     def drain_feedback(self, timeout: float = 120.0) -> None:
         """Wait until every SES event so far is published and every feedback function is done."""
         local_ses.flush_events(DEFAULT_ACCOUNT_ID, REGION, timeout=timeout)

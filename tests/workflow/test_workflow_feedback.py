@@ -64,10 +64,7 @@ def suppressed(stack: LocalStack) -> dict[str, str]:
 
 
 def publish(stack: LocalStack, records: list[dict | str]) -> None:
-    sns = stack.client("sns")
-    for record in records:
-        message = record if isinstance(record, str) else json.dumps(record)
-        sns.publish(TopicArn=stack.outputs["SesEventsTopicArn"], Message=message)
+    stack.publish_ses_records([r if isinstance(r, str) else json.dumps(r) for r in records])
 
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, str]:
