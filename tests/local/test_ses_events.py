@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from campaign_engine.domain.ses_events import SesEvent, parse, unwrap
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from test_ses_local import ModelChecker, error_of, make_client
 
@@ -40,22 +38,6 @@ TEMPLATE = {
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        ses.install()
-        yield
-        ses.reset()  # stops the publisher thread before the mock ends
 
 
 @pytest.fixture
