@@ -7,6 +7,8 @@
 
 include mk/lint.mk
 include mk/bench.mk
+include mk/browser.mk
+include mk/samlocal.mk
 
 PYTHON   ?= $(if $(PYTHON313),$(PYTHON313),python3)
 VENV     := .venv
@@ -49,7 +51,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest
 
 test: lint pytest lint-infra sam-build
