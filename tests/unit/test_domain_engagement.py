@@ -79,3 +79,22 @@ def test_sum_counts_per_segment_and_summary_rates():
     assert summary["delivered"] == 24 and summary["opened"] == 3 and summary["opens"] == 5
     assert summary["rates"]["bounce"] == round(1 / 25, 6) and summary["rates"]["complaint"] == round(1 / 24, 6)
     assert engagement.summary({})["rates"]["delivery"] is None
+
+
+def test_bounces_are_counted_once_per_message_and_reason():
+    later_hard = event("bounce", "2026-01-01T09:10:00.000Z", bounce_type="Permanent")
+    counts = replay([SOFT, HARD, later_hard, SOFT])
+    assert counts["bounce_reason:Transient/Undetermined"] == 1
+    assert counts["bounce_reason:Permanent/Undetermined"] == 1
+    report = engagement.summary(engagement.add({"send": 1}, counts))
+    assert report["bounce_reasons"] == {"Permanent/Undetermined": 1, "Transient/Undetermined": 1}
+
+
+def test_bounce_reasons_are_summed_over_shards_and_sorted_by_count():
+    items = [
+        {"segment": "a", "bounce": 2, "bounce_reason:Permanent/General": 2},
+        {"segment": "b", "bounce": 3, "bounce_reason:Permanent/General": 1, "bounce_reason:Transient/MailboxFull": 2},
+    ]
+    totals, segments = engagement.sum_counts(items)
+    assert engagement.summary(totals)["bounce_reasons"] == {"Permanent/General": 3, "Transient/MailboxFull": 2}
+    assert engagement.summary(segments["a"])["bounce_reasons"] == {"Permanent/General": 2}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.addresses import address_hash
-from ..domain.engagement import COUNTERS, attribute, sum_counts
+from ..domain.engagement import attribute, is_counter, sum_counts
 from .aws import client
 from .dynamo import conditional_write, from_item
 
@@ -67,7 +67,7 @@ class EngagementStore:
         return from_item(item) if item else None
 
     def add_counts(self, run_id: str, campaign_id: str, segment: str, shard: int, counts: dict[str, int]) -> None:
-        counts = {name: value for name, value in counts.items() if value and name in COUNTERS}
+        counts = {name: value for name, value in counts.items() if value and is_counter(name)}
         if not counts:
             return
         names = {"#c": "campaign_id", "#s": "segment"}

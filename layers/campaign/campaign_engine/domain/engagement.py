@@ -43,6 +43,17 @@ COUNTERS = (
 RECORDED = ("send", "delivery", "bounce", "complaint", "reject", "rendering_failure", "delivery_delay", "open", "click")
 ENGAGING = ("open", "click")
 UNATTRIBUTED = "(unattributed)"
+# Bounces are also counted per "type/subtype" (Permanent/General, Transient/MailboxFull, ...),
+# in counters named with this prefix, so a report can show its top bounce reasons.
+BOUNCE_REASON = "bounce_reason:"
+
+
+def is_counter(name: str) -> bool:
+    return name in COUNTERS or name.startswith(BOUNCE_REASON)
+
+
+def bounce_reason(event: SesEvent) -> str:
+    return f"{event.bounce_type or 'Undetermined'}/{event.bounce_subtype or 'Undetermined'}"
 
 
 def attribute(kind: str) -> str:
@@ -74,6 +85,12 @@ def increments(event: SesEvent, old: Iterable[str] | None) -> dict[str, int]:
         return out
     if first:
         out[event.kind] = 1
+    if event.kind == "bounce":
+        # Once per message and reason, whatever the order: a message that bounced softly and
+        # then hard counts under both reasons.
+        detail = f"|{event.bounce_type or ''}|{event.bounce_subtype or ''}"
+        if not any(v.endswith(detail) for v in seen):
+            out[BOUNCE_REASON + bounce_reason(event)] = 1
     if event.kind == "bounce" and event.is_hard_bounce and not any("|Permanent|" in v for v in seen):
         out["hard_bounce"] = 1
     return out
@@ -96,6 +113,7 @@ def sum_counts(items: Iterable[dict[str, Any]]) -> tuple[dict[str, int], dict[st
     segments: dict[str, dict[str, int]] = {}
     for item in items:
         counts = {name: int(item.get(name, 0)) for name in COUNTERS}
+        counts.update({name: int(value) for name, value in item.items() if name.startswith(BOUNCE_REASON)})
         segment = item.get("segment", UNATTRIBUTED)
         segments[segment] = add(segments.get(segment, dict.fromkeys(COUNTERS, 0)), counts)
         totals = add(totals, counts)
@@ -124,6 +142,16 @@ def summary(counts: dict[str, int]) -> dict[str, Any]:
         "clicked": counts.get("unique_click", 0),
         "clicks": counts.get("click", 0),
         "unsubscribed": counts.get("unsubscribe", 0),
+        "bounce_reasons": dict(
+            sorted(
+                (
+                    (name.removeprefix(BOUNCE_REASON), value)
+                    for name, value in counts.items()
+                    if name.startswith(BOUNCE_REASON) and value
+                ),
+                key=lambda pair: (-pair[1], pair[0]),
+            )
+        ),
         "rates": {
             "delivery": _rate(delivered, sent),
             "bounce": _rate(counts.get("hard_bounce", 0), delivered + counts.get("hard_bounce", 0)),
