@@ -38,6 +38,18 @@ class AudienceError(CampaignError):
     code = "audience_error"
 
 
+class NotFound(CampaignError):
+    """An operator asked about a campaign, run or address that does not exist."""
+
+    code = "not_found"
+
+
+class RunStateError(CampaignError):
+    """An operator asked for a change the run's status does not allow (pause a finished run)."""
+
+    code = "run_state"
+
+
 class AccountLevelError(Exception):
     """SES refused the send for a reason that every later batch would hit too
     (unverified sender, sending paused, sandbox recipient, missing configuration set)."""

@@ -23,6 +23,7 @@ from ..domain.validation import describe
 from ..observability import logger
 
 INCOMING = re.compile(r"^incoming/(?P<campaign>[^/]+)/(?P<file>.+)$")
+RUN_ID = re.compile(r"^(?P<campaign>[a-z0-9][a-z0-9_-]{0,47})-(?:u-[0-9a-f]{20}|s-\d{8}T\d{6}Z)$")
 
 
 def definition_key(campaign_id: str) -> str:
@@ -40,6 +41,23 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:20]
 
 
+def upload_run_id(campaign_id: str, key: str, etag: str | None) -> str:
+    """The run an upload starts. The same bytes under the same key are the same run: the ETag,
+    not the version or the event time, names it, so a repeated notification or an identical
+    re-upload starts nothing (and a client that uploads can tell which run to follow)."""
+    return f"{campaign_id}-u-{_content_id(key, etag)}"
+
+
+def _content_id(key: str, etag: str | None) -> str:
+    return _digest(key, (etag or "").strip('"'))
+
+
+def campaign_of_run(run_id: str) -> str | None:
+    """The campaign id inside a run id (``<campaign>-u-<digest>``, ``<campaign>-s-<time>``)."""
+    match = RUN_ID.match(run_id)
+    return match["campaign"] if match else None
+
+
 def run_for_upload(settings: Settings, key: str, etag: str | None, version_id: str | None) -> RunInput | None:
     match = INCOMING.match(key)
     if not match or key.endswith("/"):
@@ -47,13 +65,10 @@ def run_for_upload(settings: Settings, key: str, etag: str | None, version_id: s
         return None
     campaign_id = check_campaign_id(match["campaign"], where=f"s3://{settings.bucket}/{key}")
     definition = _definition_or_none(settings, campaign_id)
-    # The same bytes under the same key are the same run: the ETag, not the version or the
-    # event time, names it, so a repeated notification or an identical re-upload starts nothing.
-    content_id = _digest(key, (etag or "").strip('"'))
-    occurrence = f"upload-{content_id}" if definition and definition.recurring else "once"
+    occurrence = f"upload-{_content_id(key, etag)}" if definition and definition.recurring else "once"
     return RunInput(
         campaign_id=campaign_id,
-        run_id=f"{campaign_id}-u-{content_id}",
+        run_id=upload_run_id(campaign_id, key, etag),
         occurrence=occurrence,
         trigger="upload",
         audience=AudienceRef(key=key, etag=etag, version_id=version_id),
@@ -173,6 +188,7 @@ def resume(settings: Settings, event: dict[str, Any]) -> dict[str, Any]:
         "reason": None,
         "resumes": int(record.get("resumes", 0)) + 1,
         "resumed_at": int(datetime.now(UTC).timestamp()),
+        "finished_at": None,  # the paused execution's Finalize set it; this run is not finished
         "breaker_baseline": feedback_counts(settings, run_id),
     }
     if event.get("breaker") is not None:

@@ -1,0 +1,174 @@
+"""Preview: a dry run of Prepare on an audience file, plus what SendBatch would suppress.
+
+The rows go through Prepare's own loop (the same reader, validation, deduplication, segment
+rules and template checks), but batches and rejects are counted instead of written, nothing
+is sent and no run is recorded. Queued addresses are looked up in the suppression list as
+SendBatch would (100 a call), and one row per segment is rendered by SES
+(``TestRenderEmailTemplate``) as a sample. As for a run, the campaign's templates are synced to
+SES from ``templates/`` first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from email import message_from_string
+from email.header import decode_header, make_header
+from email.message import Message
+from typing import Any, BinaryIO
+
+from ..adapters import ses
+from ..adapters.suppression import SuppressionList
+from ..config import Settings
+from ..domain.outcomes import Outcome, empty_counts
+from ..domain.templates import merge_data
+from .prepare import SAMPLE_UNSUBSCRIBE_URL, Tally, _process_rows, load_templates
+from .start import load_definition
+
+_LOOKUP = 100  # BatchGetItem's limit, as SendBatch uses it
+_FIRST_LINES = 5
+
+
+@dataclass
+class Sample:
+    segment: str
+    template: str
+    line: int
+    subject: str
+    html: str | None
+    text: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"segment": self.segment, "template": self.template, "line": self.line, "subject": self.subject}
+
+
+@dataclass
+class _Counted:
+    """Prepare's BatchWriter, counting instead of writing; queued addresses meet the
+    suppression list in lookups of 100, and the first row of each segment is kept."""
+
+    suppression: SuppressionList | None
+    topic: str | None
+    queued: Counter[str] = field(default_factory=Counter)
+    suppressed: Counter[str] = field(default_factory=Counter)
+    firsts: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    _pending: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, segment: str, template: str, recipient: dict[str, Any]) -> None:
+        self.queued[segment] += 1
+        self.firsts.setdefault(segment, (template, recipient))
+        self._pending.append((segment, recipient["email"]))
+        if len(self._pending) >= _LOOKUP:
+            self._look_up()
+
+    def close(self) -> None:
+        self._look_up()
+
+    def _look_up(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending or self.suppression is None:
+            return
+        found = self.suppression.suppressed([address for _, address in pending], self.topic)
+        for segment, address in pending:
+            if address in found:
+                self.suppressed[segment] += 1
+
+
+@dataclass
+class _Rejects:
+    """Prepare's Rejects, counted by outcome and reason, with the first lines of each."""
+
+    reasons: dict[tuple[str, str, str | None], list[int]] = field(default_factory=dict)
+    counts: Counter[tuple[str, str, str | None]] = field(default_factory=Counter)
+
+    def add(self, line: int, outcome: Outcome, reason: str, field: str | None = None, email: Any = None) -> None:
+        key = (outcome.value, reason, field)
+        self.counts[key] += 1
+        lines = self.reasons.setdefault(key, [])
+        if len(lines) < _FIRST_LINES:
+            lines.append(line)
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "outcome": outcome,
+                "reason": reason,
+                "field": field_name,
+                "count": count,
+                "first_lines": self.reasons[key],
+            }
+            for key, count in self.counts.most_common()
+            for outcome, reason, field_name in [key]
+        ]
+
+
+@dataclass
+class Preview:
+    campaign_id: str
+    source: str
+    rows: int
+    segments: dict[str, dict[str, int]]  # outcome counts, with "would_send"
+    totals: dict[str, int]
+    rejects: list[dict[str, Any]]
+    samples: list[Sample]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "campaign_id": self.campaign_id,
+            "source": self.source,
+            "rows": self.rows,
+            "totals": self.totals,
+            "segments": self.segments,
+            "rejects": self.rejects,
+            "samples": [sample.to_dict() for sample in self.samples],
+        }
+
+
+def preview(settings: Settings, campaign_id: str, stream: BinaryIO, source: str) -> Preview:
+    definition = load_definition(settings, campaign_id)
+    templates = load_templates(settings, definition)
+    tally = Tally()
+    suppression = SuppressionList(settings.suppression_table) if settings.suppression_table else None
+    writer = _Counted(suppression, definition.topic)
+    rejects = _Rejects()
+    _process_rows(definition, templates, stream, source, tally, writer, rejects)
+    writer.close()
+
+    segments: dict[str, dict[str, int]] = {}
+    for name in sorted(set(tally.segments) | set(writer.queued)):
+        counts = dict(tally.segments.get(name, empty_counts()))
+        counts["suppressed"] += writer.suppressed[name]
+        counts["would_send"] = writer.queued[name] - writer.suppressed[name]
+        segments[name] = counts
+    totals = dict.fromkeys([*empty_counts(), "would_send"], 0)
+    for counts in segments.values():
+        for outcome, value in counts.items():
+            totals[outcome] += value
+    samples = [
+        _render(name, template, recipient, definition.segment_data(name))
+        for name, (template, recipient) in sorted(writer.firsts.items())
+    ]
+    return Preview(campaign_id, source, tally.rows, segments, totals, rejects.summary(), samples)
+
+
+def _render(segment: str, template: str, recipient: dict[str, Any], shared: dict[str, Any]) -> Sample:
+    data = merge_data(shared, recipient["data"], unsubscribe_url=SAMPLE_UNSUBSCRIBE_URL)
+    rendered = message_from_string(ses.test_render(template, json.dumps(data, default=str)))
+    return Sample(
+        segment=segment,
+        template=template,
+        line=int(recipient["line"]),
+        subject=str(make_header(decode_header(str(rendered.get("Subject", ""))))),
+        html=_part(rendered, "text/html"),
+        text=_part(rendered, "text/plain"),
+    )
+
+
+def _part(message: Message, content_type: str) -> str | None:
+    for part in message.walk():
+        if part.get_content_type() == content_type:
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    return None
