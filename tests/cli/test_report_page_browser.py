@@ -1,0 +1,235 @@
+"""The report page in a real browser: what a person sees at desktop and phone width.
+
+Drives Debian's chromium through its chromedriver (both installed by mk/browser.mk, a
+prerequisite of `make pytest`) with selenium. The page, a desktop and a phone screenshot are
+kept in build/test-artifacts/ for a human (or CI's artefact upload) to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from campaign_cli.report_page import render, summarise_rejects
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "fixtures"
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason=f"{CHROMIUM} or {CHROMEDRIVER} is not installed (`make browser` installs Debian's chromium)",
+)
+
+# Headless as root in a container; without the background-networking flags chromium keeps
+# trying to reach Google hosts, which this network refuses.
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+DESKTOP, PHONE = 1280, 390
+
+
+def _report() -> dict:
+    report = json.loads((FIXTURES / "report.json").read_text(encoding="utf-8"))
+    # The demo's report predates bounce_reasons; give its 3 bounces one so that table is on the page.
+    report["feedback"]["bounce_reasons"] = {"Permanent/General": 3}
+    return report
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return _report()
+
+
+@pytest.fixture(scope="module")
+def page(report) -> Path:
+    rows = [json.loads(line) for line in (FIXTURES / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "report-page.html"
+    path.write_text(render(report, summarise_rejects(rows)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    options.add_argument(f"--user-data-dir={profile}")
+    # An explicit driver and browser: selenium then has no reason to run Selenium Manager, which
+    # would try to download a matching driver.
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open(driver, page: Path, width: int, height: int = 900) -> None:
+    """Lay the page out at exactly ``width`` CSS pixels (a window size would include browser chrome)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+    driver.get(page.as_uri())
+    assert driver.execute_script("return document.readyState") == "complete"
+
+
+def _screenshot(driver, name: str, width: int) -> Path:
+    """The whole page, not only the viewport: grow the viewport to the document's height."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+    path = ARTIFACTS / name
+    assert driver.save_screenshot(str(path))
+    return path
+
+
+# Elements whose right edge is past the viewport, ignoring content inside a scroll container
+# (the wide segment table scrolls inside its own box on a phone, the page itself does not).
+OVERFLOW = """
+const limit = document.documentElement.clientWidth + 0.5;
+const inScroller = (el) => {
+  for (let p = el.parentElement; p; p = p.parentElement) {
+    const s = getComputedStyle(p);
+    if (s.overflowX === 'auto' || s.overflowX === 'scroll' || s.overflowX === 'hidden') return true;
+  }
+  return false;
+};
+const offenders = [];
+for (const el of document.body.querySelectorAll('*')) {
+  const r = el.getBoundingClientRect();
+  if (r.width && r.right > limit && !inScroller(el)) offenders.push(el.tagName + '.' + el.getAttribute('class'));
+}
+return {scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth,
+        offenders: offenders.slice(0, 10)};
+"""
+
+
+def _text(driver, css: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, css).text.strip()
+
+
+def test_desktop_page_shows_the_report(browser, page, report):
+    _open(browser, page, DESKTOP)
+
+    assert report["campaign_id"] in browser.title and report["run_id"] in browser.title
+    h1 = browser.find_element(By.TAG_NAME, "h1")
+    assert h1.is_displayed() and report["run_id"] in h1.text
+    headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2") if h.is_displayed()]
+    assert headings == [
+        "Delivery and engagement",
+        "Send outcomes",
+        "Segments",
+        "Bounce reasons",
+        "Rejected rows",
+        "Pacing, quota waits and pauses",
+    ]
+    assert _text(browser, ".badge") == "COMPLETED"
+
+    # The funnel: bars visible, widest first, each as wide as its share of sent.
+    feedback = report["feedback"]
+    widths = {}
+    for stage in ("sent", "delivered", "opened", "clicked"):
+        bar = browser.find_element(By.CSS_SELECTOR, f"rect.bar[data-stage={stage}]")
+        assert bar.is_displayed()
+        widths[stage] = bar.rect["width"]
+        label = _text(browser, f"g.stage[data-stage={stage}] .stage-value")
+        assert label.startswith(f"{feedback[stage]:,} · ")
+    assert widths["sent"] >= widths["delivered"] >= widths["opened"] >= widths["clicked"] > 0
+    track = browser.find_element(By.CSS_SELECTOR, "g.stage[data-stage=sent] rect.track").rect["width"]
+    assert widths["sent"] == pytest.approx(track, abs=1)
+    for stage in ("delivered", "opened", "clicked"):
+        assert widths[stage] / widths["sent"] == pytest.approx(feedback[stage] / feedback["sent"], abs=0.01)
+
+    # Headline rates as the report has them.
+    for name, value in feedback["rates"].items():
+        assert _text(browser, f".card[data-rate={name}] dd") == f"{value * 100:.2f}%"
+
+    # Outcomes: every count, right-aligned, with thousands separators, and the total equals rows.
+    for name in ("sent", "suppressed", "invalid", "duplicate", "skipped", "failed", "unknown", "not_sent"):
+        cell = browser.find_element(By.CSS_SELECTOR, f"tr[data-outcome={name}] td.num")
+        assert cell.text == f"{report[name]:,}"
+        assert cell.value_of_css_property("text-align") == "right"
+    assert _text(browser, "td[data-total]") == f"{report['rows']:,}" == "2,003"
+
+    # One row per segment, with its sent count and (where SES reported) its delivered count.
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.segments tbody tr")
+    assert [r.find_element(By.TAG_NAME, "th").text for r in rows] == list(report["segments"])
+    for row in rows:
+        name = row.find_element(By.TAG_NAME, "th").text
+        cells = row.find_elements(By.TAG_NAME, "td")
+        assert cells[0].text == f"{report['segments'][name]['sent']:,}"
+        delivered = cells[8].text.splitlines()[0]
+        expected = feedback["segments"].get(name, {}).get("delivered")
+        assert delivered == ("—" if expected is None else f"{expected:,}")
+
+    assert _text(browser, "table.bounces tbody th") == "Permanent/General"
+    assert _text(browser, "[data-rejects-total]") == "22"
+
+    # Nothing wider than the window, and at this width the segment table needs no scrolling.
+    layout = browser.execute_script(OVERFLOW)
+    assert layout["scrollWidth"] <= layout["clientWidth"] == DESKTOP, layout
+    assert layout["offenders"] == []
+    wrap = browser.execute_script(
+        "const w = document.querySelector('table.segments').parentElement; return [w.scrollWidth, w.clientWidth];"
+    )
+    assert wrap[0] <= wrap[1], f"segment table scrolls at {DESKTOP}px: {wrap}"
+
+    shot = _screenshot(browser, "report-page.png", DESKTOP)
+    assert shot.stat().st_size > 10_000
+
+
+def test_phone_width_does_not_overflow(browser, page):
+    _open(browser, page, PHONE, height=844)
+
+    assert browser.find_element(By.TAG_NAME, "h1").is_displayed()
+    layout = browser.execute_script(OVERFLOW)
+    assert layout["scrollWidth"] <= layout["clientWidth"] == PHONE, layout
+    assert layout["offenders"] == []
+    # The funnel shrinks with the page but keeps its order.
+    widths = [
+        browser.find_element(By.CSS_SELECTOR, f"rect.bar[data-stage={s}]").rect["width"]
+        for s in ("sent", "delivered", "opened", "clicked")
+    ]
+    assert widths == sorted(widths, reverse=True) and widths[0] < PHONE
+    # Text stays legible: no body text below 11px.
+    smallest = browser.execute_script(
+        "return Math.min(...[...document.querySelectorAll('body *')]"
+        ".filter(e => e.childNodes.length && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))"
+        ".map(e => parseFloat(getComputedStyle(e).fontSize)))"
+    )
+    assert smallest >= 11
+
+    _screenshot(browser, "report-page-phone.png", PHONE)
+
+
+def test_saved_html_is_self_contained(page):
+    """What was opened is one file: no scripts, stylesheets, images or fonts fetched from anywhere."""
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"""(?:src|href)\s*=|@import|url\(|<script|<link""", text, re.IGNORECASE)
