@@ -39,6 +39,7 @@ from moto.moto_server.werkzeug_app import (
 from moto.sesv2.responses import SESV2Response
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from .demo import CLICK_SHARE, DEMO_SEND_RATE, OPEN_SHARE
 from .stack import REGION, ROOT, STACK_NAME, LocalStack
 
 DEFAULT_STATE_FILE = ROOT / "build" / "local" / "endpoint.json"
@@ -162,17 +163,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="SES identity (domain or address) to verify; repeatable (default: example.com)",
     )
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
-    parser.add_argument("--max-send-rate", type=float, help="the local SES account's MaxSendRate")
-    parser.add_argument("--max-24-hour-send", type=int, help="the local SES account's Max24HourSend")
+    # The demo's account: fast enough to watch a few thousand recipients go out in a minute,
+    # with opens and clicks for the reports.
+    parser.add_argument("--max-send-rate", type=float, default=DEMO_SEND_RATE, help="the local SES's MaxSendRate")
+    parser.add_argument("--max-24-hour-send", type=int, default=10_000_000, help="the local SES's Max24HourSend")
+    parser.add_argument("--open-share", type=float, default=OPEN_SHARE, help="share of delivered mail opened")
+    parser.add_argument("--click-share", type=float, default=CLICK_SHARE, help="share of delivered mail clicked")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ses_options = {
-        key: value
-        for key, value in (("max_send_rate", args.max_send_rate), ("max_24_hour_send", args.max_24_hour_send))
-        if value is not None
+        "max_send_rate": args.max_send_rate,
+        "max_24_hour_send": args.max_24_hour_send,
+        "open_share": args.open_share,
+        "click_share": args.click_share,
     }
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,1 @@
+"""One module per group of ``campaign`` subcommands; each ``run_*`` returns an exit code."""

@@ -1,0 +1,66 @@
+"""``campaign send <campaign_id> FILE``: upload the audience to ``incoming/<campaign_id>/`` (the
+bucket notification starts the run, as for any upload) and follow the run to its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from campaign_engine.adapters import storage
+from campaign_engine.domain.campaign import check_campaign_id
+from campaign_engine.domain.errors import CampaignError
+from campaign_engine.services.start import definition_key, upload_run_id
+
+from .. import follow
+from ..errors import NOT_FOUND, OK, CliError
+from ..output import Out
+from ..target import Target
+from .runs import finish
+
+
+def run_send(args: Any, target: Target, out: Out) -> int:
+    campaign_id = check_campaign_id(args.campaign_id, where="campaign id")
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file", NOT_FOUND)
+    try:
+        storage.head(target.bucket, definition_key(campaign_id))
+    except storage.MissingObject:
+        raise CliError(
+            f"campaign {campaign_id} has no definition in s3://{target.bucket}/{definition_key(campaign_id)}: "
+            "`campaign push` it first",
+            NOT_FOUND,
+        ) from None
+    key = f"incoming/{campaign_id}/{args.key_name or path.name}"
+    s3 = target.client("s3")
+    settings = target.settings()
+    # The upload's ETag names the run, exactly as StartCampaign derives it from the notification.
+    etag = s3.head_object(Bucket=target.bucket, Key=key)["ETag"] if _exists(s3, target.bucket, key) else None
+    s3.upload_file(str(path), target.bucket, key)
+    new_etag = s3.head_object(Bucket=target.bucket, Key=key)["ETag"]
+    run_id = upload_run_id(campaign_id, key, new_etag)
+    if etag == new_etag:
+        out.note(f"s3://{target.bucket}/{key} already had these bytes: following its run {run_id}")
+    else:
+        out.note(f"uploaded {path} to s3://{target.bucket}/{key}; run {run_id}")
+    if not args.follow:
+        if out.as_json:
+            out.document({"campaign_id": campaign_id, "run_id": run_id, "key": key})
+        return OK
+    try:
+        snapshot = follow.wait_for(
+            settings, campaign_id, run_id, out, interval=args.interval, show_progress=not out.as_json
+        )
+    except CampaignError as exc:
+        raise CliError(str(exc)) from None
+    return finish(target, snapshot, out)
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True

@@ -1,0 +1,168 @@
+"""``campaign``: run email campaigns on a deployed stack or on the local one.
+
+    campaign [--local | --stack-name NAME] [--region R] [--profile P] [--json] COMMAND ...
+
+Commands work the same on both targets: resources come from the stack's outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .errors import EXIT_CODES, INTERRUPTED, NOT_FOUND, PROBLEMS, CliError
+from .output import Out
+
+Handler = Callable[[Any, Any, Out], int]
+
+
+def _epilog() -> str:
+    codes = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
+    return (
+        "exit codes:\n" + codes + "\n\nexamples:\n"
+        "  make local-up                                  # the local stack, in another terminal\n"
+        "  campaign --local push examples/recipe/campaign.json templates/\n"
+        "  campaign --local send recipe examples/recipe/subscribers.json\n"
+        "  campaign --stack-name campaign-engine-prod status --campaign recipe --json\n"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="campaign",
+        description=__doc__.split("\n")[0],
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="the local stack of `make local-up`")
+    where.add_argument("--stack-name", help="a deployed stack (default: samconfig.toml's stack_name)")
+    parser.add_argument("--region", help="AWS region of the deployed stack")
+    parser.add_argument("--profile", help="AWS profile for the deployed stack")
+    parser.add_argument("--json", action="store_true", help="print one JSON document (progress goes to stderr)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Handler, *, offline: bool = False) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler, offline=offline)
+        return sub
+
+    from .commands import preview, push, runs, send, suppression, validate
+
+    sub = command(
+        "validate",
+        "check campaign definitions, templates and audience files (offline)",
+        validate.run_validate,
+        offline=True,
+    )
+    sub.add_argument("files", nargs="+", metavar="FILE")
+    sub.add_argument("--kind", choices=validate.KINDS, help="what the files are (default: detected)")
+    sub.add_argument("--templates", metavar="DIR", help="check that a definition's templates exist here")
+
+    sub = command("push", "upload campaign definitions and templates (validated first)", push.run_push)
+    sub.add_argument("paths", nargs="+", metavar="FILE|DIR")
+
+    sub = command(
+        "preview", "dry run of a campaign on an audience file: counts and rendered samples", preview.run_preview
+    )
+    sub.add_argument("campaign_id")
+    sub.add_argument("--audience", required=True, metavar="FILE")
+    sub.add_argument("--out", metavar="DIR", help="where sample pages go (default build/preview/<campaign_id>)")
+
+    sub = command("send", "upload an audience file and follow the run it starts", send.run_send)
+    sub.add_argument("campaign_id")
+    sub.add_argument("file", metavar="FILE")
+    sub.add_argument("--key-name", help="object name under incoming/<campaign_id>/ (default: the file's name)")
+    sub.add_argument("--no-follow", dest="follow", action="store_false", help="upload, print the run id, return")
+    sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+
+    sub = command("status", "list runs, or one run's progress", runs.run_status)
+    sub.add_argument("run", nargs="?", help="a run id (default: list runs)")
+    sub.add_argument("--campaign", help="the campaign (default: read from the run id, or every campaign)")
+    sub.add_argument("--watch", action="store_true", help="follow the run until it stops")
+    sub.add_argument("--limit", type=int, default=20, help="runs per campaign to list (default 20)")
+    sub.add_argument("--interval", type=float, default=2.0)
+
+    for name, help_text, handler in (
+        ("pause", "pause a running run (later batches send nothing until resumed)", runs.run_pause),
+        ("resume", "resume a paused run (nobody is sent twice)", runs.run_resume),
+        ("cancel", "cancel a running or paused run for good", runs.run_cancel),
+        ("report", "a run's report; --html writes it as a page", runs.run_report),
+    ):
+        sub = command(name, help_text, handler)
+        sub.add_argument("run")
+        sub.add_argument("--campaign", help="the campaign (default: read from the run id)")
+        if name == "resume":
+            sub.add_argument("--breaker", metavar="JSON", help="new breaker settings, e.g. '{\"bounce_rate\": 0.08}'")
+            sub.add_argument("--follow", action="store_true", help="follow the resumed run")
+            sub.add_argument("--interval", type=float, default=1.0)
+        if name == "report":
+            sub.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
+
+    group = commands.add_parser("suppression", help="the suppression list: list, add, remove, export")
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub = actions.add_parser("list", help="suppressed addresses, newest first")
+    sub.set_defaults(handler=suppression.run_list, offline=False)
+    sub.add_argument("--reason", help="only BOUNCE, COMPLAINT, UNSUBSCRIBE, SOFT_BOUNCE or MANUAL")
+    sub.add_argument("--all", action="store_true", help="also addresses watched for soft bounces")
+    sub.add_argument("--limit", type=int, default=0)
+    sub = actions.add_parser("add", help="suppress addresses (reason MANUAL)")
+    sub.set_defaults(handler=suppression.run_add, offline=False)
+    sub.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    sub.add_argument("--note", help="why (kept with the record)")
+    sub = actions.add_parser("remove", help="stop suppressing addresses")
+    sub.set_defaults(handler=suppression.run_remove, offline=False)
+    sub.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    sub = actions.add_parser("export", help="write the list as CSV or JSON Lines")
+    sub.set_defaults(handler=suppression.run_export, offline=False)
+    sub.add_argument("file", metavar="FILE", help="a path, or - for standard output")
+    sub.add_argument("--format", choices=("csv", "jsonl"))
+    sub.add_argument("--all", action="store_true", help="also addresses watched for soft bounces")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .target import quiet_layer
+
+    quiet_layer()
+    args = build_parser().parse_args(argv)
+    out = Out(as_json=args.json)
+    from botocore.exceptions import BotoCoreError, ClientError
+    from campaign_engine.domain.errors import CampaignError, NotFound
+
+    from .target import aws_error, connect
+
+    try:
+        target = None
+        if not args.offline:
+            target = connect(local=args.local, stack_name=args.stack_name, region=args.region, profile=args.profile)
+        return args.handler(args, target, out)
+    except CliError as exc:
+        out.note(f"[red]error:[/red] {exc.message}")
+        return exc.code
+    except NotFound as exc:
+        out.note(f"[red]error:[/red] {exc}")
+        return NOT_FOUND
+    except CampaignError as exc:
+        out.note(f"[red]error:[/red] {exc}")
+        return PROBLEMS
+    except (ClientError, BotoCoreError) as exc:
+        error = aws_error(exc)
+        out.note(f"[red]error:[/red] {error.message}")
+        return error.code
+    except KeyboardInterrupt:
+        out.note(
+            "interrupted"
+            + (
+                "; the run goes on (campaign status --watch RUN follows it)"
+                if getattr(args, "command", "") in ("send", "status", "resume")
+                else ""
+            )
+        )
+        return INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

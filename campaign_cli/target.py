@@ -1,0 +1,153 @@
+"""Which stack the command talks to: a deployed one (by its CloudFormation outputs) or the
+local endpoint that ``make local-up`` runs (the same outputs, served by moto).
+
+Either way the resources are found the same way, ``DescribeStacks``, and the layer's own
+adapters then run against them: the environment variables they read (``BUCKET_NAME``, ...)
+and boto3's (``AWS_ENDPOINT_URL``, credentials, region) are set here, once, before any
+client is made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+from .errors import AWS, NOT_FOUND, CliError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_STATE = PROJECT_ROOT / "build" / "local" / "endpoint.json"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Stack output -> the environment variable the layer's Settings read.
+SETTINGS_FROM_OUTPUTS = {
+    "CampaignBucketName": "BUCKET_NAME",
+    "RunsTableName": "RUNS_TABLE",
+    "LedgerTableName": "LEDGER_TABLE",
+    "SuppressionTableName": "SUPPRESSION_TABLE",
+    "EngagementTableName": "ENGAGEMENT_TABLE",
+    "CampaignStateMachineArn": "STATE_MACHINE_ARN",
+    "ConfigurationSetName": "CONFIGURATION_SET",
+}
+
+
+@dataclass
+class Target:
+    stack_name: str
+    region: str | None
+    outputs: dict[str, str]
+    endpoint_url: str | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.endpoint_url is not None
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["CampaignBucketName"]
+
+    def output(self, name: str) -> str:
+        try:
+            return self.outputs[name]
+        except KeyError:
+            raise CliError(f"stack {self.stack_name} has no output {name}: is it this project's stack?") from None
+
+    def settings(self) -> Any:
+        from campaign_engine.config import Settings
+
+        return Settings.model_validate(
+            {env: self.outputs[name] for name, env in SETTINGS_FROM_OUTPUTS.items() if name in self.outputs}
+        )
+
+    def client(self, service: str) -> Any:
+        from campaign_engine.adapters.aws import client
+
+        return client(service)
+
+
+def quiet_layer() -> None:
+    """The layer logs JSON for CloudWatch and traces for X-Ray: neither belongs in an operator's
+    terminal. Called before anything imports ``campaign_engine.observability``."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "campaign-cli")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+
+def default_stack_name(config: Path = PROJECT_ROOT / "samconfig.toml", environment: str = "default") -> str | None:
+    try:
+        document = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return document.get(environment, {}).get("global", {}).get("parameters", {}).get("stack_name")
+
+
+def local_state(path: Path | None = None) -> dict[str, Any]:
+    path = path or Path(os.environ.get("CAMPAIGN_LOCAL_STATE", LOCAL_STATE))
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(
+            f"no local stack is running ({path} does not exist): start one with `make local-up`", AWS
+        ) from None
+    except ValueError as exc:
+        raise CliError(f"{path}: not a local endpoint file ({exc})", AWS) from None
+    return state
+
+
+def connect(*, local: bool, stack_name: str | None, region: str | None, profile: str | None) -> Target:
+    """Set up boto3 for the target and read the stack's outputs."""
+    endpoint_url = None
+    if local:
+        state = local_state()
+        endpoint_url = state["endpoint_url"]
+        stack_name = stack_name or state["stack_name"]
+        region = state.get("region", "us-east-1")
+        os.environ.update(LOCAL_CREDENTIALS)
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    else:
+        stack_name = stack_name or default_stack_name()
+        if not stack_name:
+            raise CliError("no stack name: pass --stack-name or set stack_name in samconfig.toml", NOT_FOUND)
+        if profile:
+            os.environ["AWS_PROFILE"] = profile
+    if region:
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region
+    from campaign_engine.adapters import aws
+
+    aws.reset()
+    try:
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            where = f"the local endpoint {endpoint_url}" if local else f"region {boto3.session.Session().region_name}"
+            raise CliError(f"stack {stack_name} does not exist in {where}", NOT_FOUND) from None
+        raise
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return Target(stack_name=stack_name, region=region, outputs=outputs, endpoint_url=endpoint_url)
+
+
+def aws_error(exc: Exception) -> CliError:
+    """One line for the operator from a botocore failure."""
+    if isinstance(exc, EndpointConnectionError):
+        return CliError(
+            f"cannot reach {exc.kwargs.get('endpoint_url')}: is the stack (or `make local-up`) running?", AWS
+        )
+    if isinstance(exc, NoCredentialsError):
+        return CliError("no AWS credentials: set AWS_PROFILE (or --profile), or use --local", AWS)
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = (
+            NOT_FOUND if error.get("Code") in ("NoSuchKey", "ResourceNotFoundException", "NotFoundException") else AWS
+        )
+        return CliError(f"{exc.operation_name}: {error.get('Code')}: {error.get('Message')}", code)
+    if isinstance(exc, BotoCoreError):
+        return CliError(str(exc), AWS)
+    return CliError(str(exc), AWS)
