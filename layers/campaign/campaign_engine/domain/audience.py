@@ -3,6 +3,10 @@
 Each reader yields one ``Row`` per data row with the line it starts on, so every row can be
 accounted for and every problem can name its line. Memory stays flat: the file is read in
 chunks and never held whole.
+
+Amazon Pinpoint segment files (a header or first object with ``ChannelType`` and ``Address``)
+are read as endpoints (see ``pinpoint``), in any of these formats; a ``.json`` Pinpoint file may
+also be JSON Lines, which is what Pinpoint writes.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .errors import AudienceError
+from .outcomes import Outcome
+from .pinpoint import ADDRESS, REQUIRED, is_segment, read_endpoint
 
 EMAIL_COLUMNS = ("email", "email_address", "emailaddress", "e-mail")
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -29,10 +35,27 @@ _CUT_MARGIN = 16
 @dataclass(frozen=True, slots=True)
 class Row:
     line: int
-    fields: dict[str, Any] | None  # None when the row itself is malformed
+    fields: dict[str, Any] | None  # None when the row is malformed or not a recipient
     email: str | None
-    problem: str | None = None  # why the row is malformed
+    problem: str | None = None  # why the row is malformed or not a recipient
     field: str | None = None  # which field the problem is in
+    # The outcome the reader already decided for a row that is well-formed but not a recipient
+    # (a Pinpoint endpoint of another channel, or opted out); None with a problem: invalid.
+    outcome: Outcome | None = None
+    email_field: str = "email"  # the field the address came from, for problems with it
+
+
+def _endpoint_row(line: int, values: dict[str, Any]) -> Row:
+    endpoint = read_endpoint(values)
+    return Row(
+        line,
+        endpoint.fields,
+        endpoint.email,
+        endpoint.reason,
+        endpoint.field,
+        outcome=endpoint.outcome,
+        email_field=ADDRESS,
+    )
 
 
 def detect_format(name: str) -> str:
@@ -80,21 +103,74 @@ class _ChunkedText:
 
 
 def read_rows(
-    stream: BinaryIO, *, name: str, list_fields: Iterable[str] = (), list_separator: str = ";"
+    stream: BinaryIO,
+    *,
+    name: str,
+    list_fields: Iterable[str] = (),
+    list_separator: str = ";",
+    pinpoint: bool | None = None,
 ) -> Iterator[Row]:
+    """Rows of the file; ``pinpoint``: None detects a Pinpoint segment file, True requires one,
+    False reads the file as plain subscribers whatever its columns."""
     fmt = detect_format(name)
+    chunks = _ChunkedText(stream, name).chunks()
     if fmt == "csv":
-        return _read_csv(stream, name, set(list_fields), list_separator)
+        return _read_csv(chunks, name, set(list_fields), list_separator, pinpoint)
     if fmt == "json":
-        return _read_json_array(stream, name)
-    return _read_json_lines(stream, name)
+        return _read_json(chunks, name, pinpoint)
+    return _read_json_lines(chunks, name, pinpoint)
+
+
+def _read_json(chunks: Iterator[str], name: str, endpoints: bool | None) -> Iterator[Row]:
+    chunks, lines = _sniff_json(chunks, endpoints)
+    yield from (_read_json_lines if lines else _read_json_array)(chunks, name, endpoints)
+
+
+def _prepend(head: str, rest: Iterator[str]) -> Iterator[str]:
+    # Not itertools.chain: it would hold the first chunk for as long as the file is read.
+    held = [head]
+    del head
+    yield held.pop()
+    yield from rest
+
+
+def _sniff_json(chunks: Iterator[str], forced: bool | None) -> tuple[Iterator[str], bool]:
+    """Whether a ``.json`` file is JSON Lines: a Pinpoint export is, under the same extension.
+
+    Only a first line that is a whole Pinpoint endpoint (or a campaign that says the file is
+    Pinpoint) makes it JSON Lines; anything else still has to be a JSON array. Reads no more
+    than the first line, and hands back every chunk it read.
+    """
+    head = ""
+    for chunk in chunks:
+        head += chunk
+        text = head.lstrip()
+        if not text:
+            continue  # only white space so far
+        if text[0] != "{" or forced is not None:
+            return _prepend(head, chunks), text[0] == "{" and bool(forced)
+        newline = text.find("\n")
+        if newline >= 0:
+            return _prepend(head, chunks), _is_endpoint(text[:newline])
+    # The file ended within its first line: one endpoint without a newline is JSON Lines too.
+    text = head.lstrip()
+    lines = text.startswith("{") and (bool(forced) if forced is not None else _is_endpoint(text))
+    return iter((head,)), lines
+
+
+def _is_endpoint(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and is_segment(value)
 
 
 class _TextStream(io.TextIOBase):
-    """Line-iterable text over _ChunkedText, for the csv module."""
+    """Line-iterable text over _ChunkedText's chunks, for the csv module."""
 
-    def __init__(self, text: _ChunkedText) -> None:
-        self._chunks = text.chunks()
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self._chunks = chunks
         self._buffer = ""
         self._pos = 0  # start of the unread text: slicing the buffer per line would copy it per line
 
@@ -120,9 +196,10 @@ class _TextStream(io.TextIOBase):
         return self
 
 
-def _read_csv(stream: BinaryIO, name: str, list_fields: set[str], separator: str) -> Iterator[Row]:
-    text = _ChunkedText(stream, name)
-    reader = csv.reader(_TextStream(text))
+def _read_csv(
+    chunks: Iterator[str], name: str, list_fields: set[str], separator: str, endpoints: bool | None
+) -> Iterator[Row]:
+    reader = csv.reader(_TextStream(chunks))
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -130,13 +207,24 @@ def _read_csv(stream: BinaryIO, name: str, list_fields: set[str], separator: str
     if not header or not any(cell.strip() for cell in header):
         raise AudienceError("file is empty: expected a header row with an email column", where=name)
     columns = [cell.strip() for cell in header]
-    email_column = _email_key(columns)
-    if email_column is None:
-        raise AudienceError(
-            f"no email column in the header ({', '.join(columns)}); expected one of {', '.join(EMAIL_COLUMNS)}",
-            where=f"{name}: line 1",
-        )
-    email_index = columns.index(email_column)
+    if endpoints is None:
+        endpoints = is_segment(columns)
+    email_index = -1
+    if endpoints:
+        if not is_segment(columns):
+            raise AudienceError(
+                f"the campaign reads this file as a Pinpoint segment, but the header ({', '.join(columns)}) "
+                f"lacks {' or '.join(n for n in REQUIRED if n not in columns)}",
+                where=f"{name}: line 1",
+            )
+    else:
+        email_column = _email_key(columns)
+        if email_column is None:
+            raise AudienceError(
+                f"no email column in the header ({', '.join(columns)}); expected one of {', '.join(EMAIL_COLUMNS)}",
+                where=f"{name}: line 1",
+            )
+        email_index = columns.index(email_column)
     last_line = reader.line_num
     while True:
         try:
@@ -161,14 +249,19 @@ def _read_csv(stream: BinaryIO, name: str, list_fields: set[str], separator: str
                 fields[column] = [item.strip() for item in value.split(separator) if item.strip()]
             else:
                 fields[column] = value
-        yield Row(line, fields, cells[email_index])
+        if endpoints:
+            # An empty cell is an attribute the endpoint does not have, as in Pinpoint's JSON,
+            # so a CSV and a JSON export of the same segment give the same rows.
+            yield _endpoint_row(line, {column: value for column, value in fields.items() if value not in ("", [])})
+        else:
+            yield Row(line, fields, cells[email_index])
 
 
-def _read_json_lines(stream: BinaryIO, name: str) -> Iterator[Row]:
-    text = _ChunkedText(stream, name)
+def _read_json_lines(chunks: Iterator[str], name: str, endpoints: bool | None) -> Iterator[Row]:
     line = 0
     seen_any = False
-    for raw in _TextStream(text):
+    to_row = _JsonRows(endpoints)
+    for raw in _TextStream(chunks):
         line += 1
         if not raw.strip():
             continue
@@ -178,14 +271,27 @@ def _read_json_lines(stream: BinaryIO, name: str) -> Iterator[Row]:
         except ValueError as exc:
             yield Row(line, None, None, problem=f"not valid JSON: {exc}")
             continue
-        yield _json_row(line, value)
+        yield to_row(line, value)
     if not seen_any:
         raise AudienceError("file is empty: expected one JSON object a line", where=name)
 
 
-def _json_row(line: int, value: Any) -> Row:
-    if not isinstance(value, dict):
-        return Row(line, None, None, problem=f"expected a JSON object, got {type(value).__name__}")
+class _JsonRows:
+    """JSON values to rows: subscribers, or Pinpoint endpoints when the first object is one
+    (or the campaign says the file is Pinpoint)."""
+
+    def __init__(self, endpoints: bool | None) -> None:
+        self._endpoints = endpoints
+
+    def __call__(self, line: int, value: Any) -> Row:
+        if not isinstance(value, dict):
+            return Row(line, None, None, problem=f"expected a JSON object, got {type(value).__name__}")
+        if self._endpoints is None:
+            self._endpoints = is_segment(value)
+        return _endpoint_row(line, value) if self._endpoints else _json_row(line, value)
+
+
+def _json_row(line: int, value: dict[str, Any]) -> Row:
     key = _email_key(value.keys())
     email = value.get(key) if key else None
     if key is not None and email is not None and not isinstance(email, str):
@@ -193,10 +299,10 @@ def _json_row(line: int, value: Any) -> Row:
     return Row(line, value, email)
 
 
-def _read_json_array(stream: BinaryIO, name: str) -> Iterator[Row]:
+def _read_json_array(chunks: Iterator[str], name: str, endpoints: bool | None) -> Iterator[Row]:
     """Incremental parse of ``[ {...}, {...} ]``: one element decoded at a time."""
     decoder = json.JSONDecoder()
-    chunks = _ChunkedText(stream, name).chunks()
+    to_row = _JsonRows(endpoints)
     buffer, pos, line = "", 0, 1
     exhausted = False
 
@@ -269,4 +375,4 @@ def _read_json_array(stream: BinaryIO, name: str) -> Iterator[Row]:
         line += buffer.count("\n", pos, end)
         pos = end
         expecting_value = False
-        yield _json_row(start_line, value)
+        yield to_row(start_line, value)

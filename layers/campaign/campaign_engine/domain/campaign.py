@@ -50,6 +50,10 @@ class AudienceOptions(_Strict):
     # Columns of a CSV file that hold lists, split on ``list_separator`` (JSON has real lists).
     list_fields: list[str] = Field(default_factory=list)
     list_separator: str = Field(default=";", min_length=1, max_length=3)
+    # Amazon Pinpoint segment files (docs/pinpoint-migration.md) are detected by their ChannelType
+    # and Address columns; true insists on one (a wrong upload fails instead of sending), false
+    # reads a file as plain subscribers even with those columns.
+    pinpoint: bool | None = None
 
 
 class CampaignDefinition(_Strict):

@@ -285,11 +285,20 @@ def _process_rows(
     sampled: set[str] = set()
     segment_data = {name: definition.segment_data(name) for name in definition.segment_names()}
     options = definition.audience
-    for row in read_rows(stream, name=source, list_fields=options.list_fields, list_separator=options.list_separator):
+    rows = read_rows(
+        stream,
+        name=source,
+        list_fields=options.list_fields,
+        list_separator=options.list_separator,
+        pinpoint=options.pinpoint,
+    )
+    for row in rows:
         tally.rows += 1
         if row.fields is None:
-            tally.count(UNSEGMENTED, Outcome.INVALID)
-            rejects.add(row.line, Outcome.INVALID, row.problem or "malformed row", row.field)
+            # Malformed, or a reader's own verdict (a Pinpoint endpoint opted out or of another channel).
+            outcome = row.outcome or Outcome.INVALID
+            tally.count(UNSEGMENTED, outcome)
+            rejects.add(row.line, outcome, row.problem or "malformed row", row.field, row.email)
             continue
         if row.email is None:
             tally.count(UNSEGMENTED, Outcome.INVALID)
@@ -299,7 +308,7 @@ def _process_rows(
             address = normalise(row.email)
         except InvalidAddress as exc:
             tally.count(UNSEGMENTED, Outcome.INVALID)
-            rejects.add(row.line, Outcome.INVALID, str(exc), "email", row.email)
+            rejects.add(row.line, Outcome.INVALID, str(exc), row.email_field, row.email)
             continue
         match = definition.segment_for(row.fields)
         if match is None:
@@ -318,7 +327,7 @@ def _process_rows(
             continue
         if not seen.add(address):
             tally.count(segment, Outcome.DUPLICATE)
-            rejects.add(row.line, Outcome.DUPLICATE, "address appears earlier in the file", "email", address)
+            rejects.add(row.line, Outcome.DUPLICATE, "address appears earlier in the file", row.email_field, address)
             continue
         tally.queued[segment] = tally.queued.get(segment, 0) + 1
         writer.add(segment, template_name, {"email": address, "line": row.line, "data": row.fields})
