@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--interval", type=float, default=1.0)
         if name == "report":
             sub.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
+            sub.add_argument("--refresh", action="store_true", help="recount feedback that arrived since the run ended")
 
     group = commands.add_parser("suppression", help="the suppression list: list, add, remove, export")
     actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")

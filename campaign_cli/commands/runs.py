@@ -168,6 +168,14 @@ def rejects_summary(target: Target, report: dict[str, Any]) -> dict[str, Any] | 
 
 def run_report(args: Any, target: Target, out: Out) -> int:
     record = control.find_run(target.settings(), args.run, args.campaign)
+    if args.refresh:
+        # Finalize again: the report then has the feedback that arrived since the run ended.
+        response = target.client("lambda").invoke(
+            FunctionName=target.output("FinalizeFunctionName"),
+            Payload=json.dumps({"campaign_id": record["campaign_id"], "run_id": args.run}).encode("utf-8"),
+        )
+        if response.get("FunctionError"):
+            raise CliError(f"refresh failed: {response['Payload'].read().decode('utf-8', 'replace')[:300]}")
     report = load_report(target, record["campaign_id"], args.run)
     rejects = rejects_summary(target, report)
     if args.html:

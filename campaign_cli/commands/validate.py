@@ -4,6 +4,7 @@ the same pydantic models and readers the Lambdas use; every problem names file, 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from campaign_engine.domain.audience import FORMATS, read_rows
 from campaign_engine.domain.campaign import CampaignDefinition, check_campaign_id
 from campaign_engine.domain.dedupe import SeenAddresses
 from campaign_engine.domain.errors import CampaignError
+from campaign_engine.domain.outcomes import Outcome
 from campaign_engine.domain.templates import TemplateContent
 from campaign_engine.domain.validation import json_positions, line_of, problems
 from pydantic import ValidationError
@@ -60,8 +62,12 @@ def detect_kind(path: Path) -> str:
     try:
         document = json.loads(path.read_text(encoding="utf-8-sig"))
     except (ValueError, UnicodeDecodeError):
-        return "audience" if path.read_bytes().lstrip()[:1] == b"[" else "campaign"
+        # Several JSON objects, one a line (a Pinpoint export), or a broken array: audiences.
+        text = path.read_bytes().lstrip()
+        return "audience" if text[:1] == b"[" or text.count(b"\n{") else "campaign"
     if isinstance(document, dict):
+        if "ChannelType" in document and "Address" in document:
+            return "audience"  # a Pinpoint segment of one endpoint
         return "template" if "Subject" in document or "Html" in document or "Text" in document else "campaign"
     return "audience"
 
@@ -130,25 +136,29 @@ def validate_audience(path: Path) -> Result:
     result = Result(str(path), "audience")
     seen = SeenAddresses()
     rows = valid = duplicates = 0
+    decided: Counter[str] = Counter()  # rows a reader settles without a problem (Pinpoint opt-outs, SMS...)
     try:
         with path.open("rb") as stream:
             for row in read_rows(stream, name=str(path)):
                 rows += 1
-                if row.fields is None:
+                if row.fields is None and row.outcome is not None and row.outcome is not Outcome.INVALID:
+                    decided[row.outcome.value] += 1
+                elif row.fields is None:
                     result.add(row.problem or "malformed row", row.line, row.field)
                 elif row.email is None:
-                    result.add("no email value", row.line, "email")
+                    result.add("no email value", row.line, row.email_field)
                 else:
                     try:
                         address = normalise(row.email)
                     except InvalidAddress as exc:
-                        result.add(str(exc), row.line, "email")
+                        result.add(str(exc), row.line, row.email_field)
                         continue
                     valid += 1
                     duplicates += 0 if seen.add(address) else 1
     except CampaignError as exc:  # the file as a whole: format, encoding, header
         result.add(exc.message, None, None)
     result.summary = {"rows": rows, "valid": valid, "invalid": result.problem_count, "duplicates": duplicates}
+    result.summary.update({f"not_sendable_{outcome}": count for outcome, count in sorted(decided.items())})
     if rows == 0 and result.ok:
         result.add("the file has no rows", None, None)
     return result

@@ -14,9 +14,11 @@ from .aws import client
 from .dynamo import from_item
 
 RUN_FIELDS = (
-    "campaign_id, run_id, #status, reason, #trigger, started_at, finished_at, updated_at, "
-    "counts, prepare, batch_count, quota_wait, resumes, report_key"
-)
+    "campaign_id", "run_id", "status", "reason", "trigger", "started_at", "finished_at", "updated_at",
+    "counts", "prepare", "batch_count", "quota_wait", "resumes", "report_key",
+)  # fmt: skip
+# Several are DynamoDB reserved words (status, trigger, prepare...): name them all.
+_NAMES = {f"#f{index}": name for index, name in enumerate(RUN_FIELDS)}
 
 
 def campaign_runs(table: str, campaign_id: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -26,8 +28,8 @@ def campaign_runs(table: str, campaign_id: str, limit: int | None = None) -> Ite
         TableName=table,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
         ExpressionAttributeValues={":pk": {"S": f"CAMPAIGN#{campaign_id}"}, ":run": {"S": "RUN#"}},
-        ExpressionAttributeNames={"#status": "status", "#trigger": "trigger"},
-        ProjectionExpression=RUN_FIELDS,
+        ExpressionAttributeNames=_NAMES,
+        ProjectionExpression=", ".join(_NAMES),
         ScanIndexForward=False,
         **({"PaginationConfig": {"MaxItems": limit}} if limit else {}),
     )
