@@ -169,3 +169,92 @@ def test_every_batch_of_the_run_sends_its_segment(quiet_stack: LocalStack, prepa
     promo = [m for m in quiet_stack.sent_messages() if m["template"] == "product-promotion"]
     assert [m["to"][0] for m in promo] == ["subscriber2@example.com"]
     assert promo[0]["subject"] == "Exclusive Offer: 20% Off Smart Watch"
+
+
+def test_a_batch_record_is_written_before_and_after_its_ses_call_and_no_more(
+    quiet_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One SES call: INFLIGHT before it, then the results with DONE in one write (the results
+    and DONE used to be two writes)."""
+    written: list[tuple[Any, list[str]]] = []
+    original = RunStore.put_batch
+
+    def spy(self: RunStore, run_id: str, batch: int, record: dict[str, Any]) -> None:
+        written.append((record.get("state"), sorted(record["entries"].values())))
+        original(self, run_id, batch, record)
+
+    monkeypatch.setattr(RunStore, "put_batch", spy)
+
+    send(load_event("send_batch/batch.json"))
+
+    assert written == [(None, ["INFLIGHT", "INFLIGHT"]), ("DONE", ["SENT", "SENT"])]
+
+
+def ledger_items(stack: LocalStack) -> dict[str, dict[str, Any]]:
+    items = stack.client("dynamodb").scan(TableName=stack.environment["LEDGER_TABLE"])["Items"]
+    return {item["pk"]["S"].rsplit("#", 1)[1]: {k: next(iter(v.values())) for k, v in item.items()} for item in items}
+
+
+def test_a_sent_address_keeps_its_reservation_and_a_released_one_is_written_back(quiet_stack: LocalStack) -> None:
+    event = load_event("send_batch/batch.json")
+    run_id = event["context"]["run_id"]
+    send(event)
+    # Sent: the ledger item stays RESERVED by this run and batch (no second write), which
+    # blocks every other run (test_a_corrected_upload_of_a_one_off_campaign_does_not_send_again).
+    assert {a: (i["status"], i["run_id"], i["batch"]) for a, i in ledger_items(quiet_stack).items()} == {
+        address: ("RESERVED", run_id, "0") for address in BATCH_0
+    }
+
+    # Released (SES refused the call): written back, so a later run may send them.
+    rerun = load_event("prepare/run_input.json")
+    rerun["run_id"] = "recipe-u-released"
+    prepared = call("PrepareFunction", rerun)
+    promo = quiet_stack.get_json(prepared["items_key"])[1]
+    quiet_stack.configure_ses(sending_enabled=False)
+    with pytest.raises(AccountLevelError):
+        send({"context": prepared["context"], "item": promo})
+    assert ledger_items(quiet_stack)["subscriber2@example.com"]["status"] == "RELEASED"
+
+
+def test_every_request_of_the_unvalidated_clients_is_valid_for_botocores_model(quiet_stack: LocalStack) -> None:
+    """The SES v2 and DynamoDB clients skip botocore's parameter validation for speed
+    (adapters/aws.py); this runs their requests through it here instead, over a send, a
+    duplicate, a suppression and an account-level release (which writes the ledger back)."""
+    from botocore.validate import ParamValidationDecorator, validate_parameters
+    from campaign_engine.adapters import aws
+
+    validated: list[str] = []
+
+    def validate(params: dict[str, Any], model: Any, **_: Any) -> None:
+        validate_parameters(params, model.input_shape)  # raises ParamValidationError
+        validated.append(f"{model.service_model.service_name}:{model.name}")
+
+    for service in ("sesv2", "dynamodb"):
+        engine_client = aws.client(service)
+        # botocore wraps its serializer in a validator when validation is on (meta.config
+        # does not say: it keeps the default).
+        assert not isinstance(engine_client._serializer, ParamValidationDecorator)
+        engine_client.meta.events.register("before-parameter-build", validate)
+    quiet_stack.client("dynamodb").put_item(
+        TableName=quiet_stack.environment["SUPPRESSION_TABLE"],
+        Item={"address": {"S": "subscriber3@example.com"}, "scope": {"S": "ALL"}, "reason": {"S": "BOUNCE"}},
+    )
+    send(load_event("send_batch/batch.json"))
+    rerun = load_event("prepare/run_input.json")
+    rerun["run_id"] = "recipe-u-validated"
+    prepared = call("PrepareFunction", rerun)
+    first, promo = quiet_stack.get_json(prepared["items_key"])
+    send({"context": prepared["context"], "item": first})  # subscriber1 is a duplicate now
+    quiet_stack.configure_ses(sending_enabled=False)
+    with pytest.raises(AccountLevelError):
+        send({"context": prepared["context"], "item": promo})
+
+    assert {
+        "sesv2:SendBulkEmail",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:TransactWriteItems",
+        "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",
+    } <= set(validated)

@@ -8,6 +8,16 @@ reads it first: entries that were in flight when the last attempt died may have 
 so they become UNKNOWN and are never sent again; entries that were never attempted, or were
 throttled, are sent now. Entries refused because the daily quota is spent stay PENDING, the run
 is marked waiting, and the batch (WAITING) sends them on the Map's next pass after the wait.
+
+Writes per batch: one before and one after each SES call, the last one carrying DONE (a batch
+of two calls makes four). Call k's results could also ride on call k+1's INFLIGHT write,
+saving one more, but not on purpose: a crash between them would leave call k's entries
+INFLIGHT, reported UNKNOWN though SES took them (never resent, but the report would be wrong
+for up to a call's worth of recipients), and their ledger settle would wait a call longer.
+
+The ledger is written back only for entries that may be sent again later (FAILED, RELEASED):
+a SENT or UNKNOWN address keeps its RESERVED ledger item, which blocks every other run just
+as SENT would (see adapters.ledger), and the batch record holds its outcome.
 """
 
 from __future__ import annotations
@@ -75,6 +85,8 @@ class BatchSender:
         self.record: dict[str, Any] = {}
         self.entries: dict[str, str] = {}
         self.quota_exhausted = False
+        self.last_call = False  # the SES call under way is the batch's last one
+        self._saved: tuple[Any, dict[str, str]] | None = None  # (state, entries) as last written
 
     # -- the use case ----------------------------------------------------------------------
 
@@ -102,20 +114,21 @@ class BatchSender:
             raise ValueError(f"batch pointer {item.batch} read batch {batch.batch}: items and batches disagree")
         by_hash = {address_hash(r.email): r for r in batch.recipients}
 
-        self._recover_in_flight(by_hash)
+        self._recover_in_flight()
         todo = [r for h, r in by_hash.items() if self.entries.get(h) in (None, PENDING)]
         todo = self._drop_suppressed(todo)
         todo = self._reserve(todo)
         self._send(batch, todo)
         self.record["state"] = "WAITING" if self.quota_exhausted else "DONE"
-        self._save()
+        if self._saved != (self.record["state"], self.entries):
+            self._save()  # not when the last call's results already carried DONE
         output = self._output()
         count_outcomes(ctx.campaign_id, output.counts)
         return output
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _recover_in_flight(self, by_hash: dict[str, Recipient]) -> None:
+    def _recover_in_flight(self) -> None:
         """An earlier attempt died during an SES call: those recipients may have the message."""
         lost = [h for h, state in self.entries.items() if state == INFLIGHT]
         if not lost:
@@ -126,12 +139,9 @@ class BatchSender:
         )
         for h in lost:
             self.entries[h] = UNKNOWN
+        # Their ledger items stay RESERVED by this batch: no other run can take them, and a
+        # retry of this batch skips them (the record says UNKNOWN), so no ledger write.
         self._save()
-        self.ledger.settle(
-            campaign_id=self.context.campaign_id,
-            occurrence=self.context.occurrence,
-            outcomes={by_hash[h].email: self._ledger_values(UNKNOWN) for h in lost if h in by_hash},
-        )
 
     def _drop_suppressed(self, recipients: list[Recipient]) -> list[Recipient]:
         if not recipients:
@@ -183,6 +193,7 @@ class BatchSender:
             if self.quota_exhausted:
                 self._defer(pending[start:])
                 break
+            self.last_call = start + size >= len(pending)
             self._send_call(batch, pending[start : start + size], url_for, pacer)
         pacer.finish()
 
@@ -233,8 +244,7 @@ class BatchSender:
         for r, result in zip(pending, results, strict=True):
             h = address_hash(r.email)
             if result.sent:
-                self.entries[h] = SENT
-                settled[r.email] = self._ledger_values(SENT, message_id=result.message_id)
+                self.entries[h] = SENT  # the ledger item stays RESERVED: see the module docstring
             elif result.retryable:
                 self.entries[h] = PENDING
                 retry.append(r)
@@ -245,6 +255,12 @@ class BatchSender:
             else:
                 self.entries[h] = FAILED
                 settled[r.email] = self._ledger_values(FAILED, error=f"{result.status}: {result.error or ''}".strip())
+        if self.last_call and not (retry or over_quota or account_level):
+            # Nothing of this batch is left to send: DONE rides on this write instead of one
+            # of its own. Safe before the ledger settle below: a retry that finds DONE sends
+            # nothing, and an address whose settle is lost stays RESERVED, which blocks
+            # every other run (only a FAILED entry could then not be retried by a later run).
+            self.record["state"] = "DONE"
         self._save()
         if settled:
             self.ledger.settle(
@@ -306,6 +322,7 @@ class BatchSender:
         self.record["segment"] = self.item.segment
         self.record["counts"] = counts_of(self.entries)
         self.store.put_batch(self.context.run_id, self.item.batch, self.record)
+        self._saved = (self.record.get("state"), dict(self.entries))
 
     def _output(self) -> SendBatchOutput:
         return SendBatchOutput(batch=self.item.batch, segment=self.item.segment, counts=counts_of(self.entries))
