@@ -158,10 +158,11 @@ def invoke(function: str, event: Any) -> Any:
     return json.loads(json.dumps(result))
 
 
-def install(stub: StubAws, *, parameter_validation: bool = True) -> None:
+def install(stub: StubAws, *, parameter_validation: bool | None = None) -> None:
     """Point the engine's cached boto3 clients at the stubs (and forget cached settings and
-    secrets, so one process can run several benches). ``parameter_validation=False`` is a
-    what-if: the same clients without botocore's request validation."""
+    secrets, so one process can run several benches). ``parameter_validation`` is a what-if:
+    None keeps the engine's own client configs (adapters/aws.py: no botocore validation for
+    SES v2 and DynamoDB), True or False forces it on or off for every client."""
     import boto3
     from botocore.config import Config
     from campaign_engine.adapters import aws, secrets
@@ -172,8 +173,8 @@ def install(stub: StubAws, *, parameter_validation: bool = True) -> None:
     settings.cache_clear()
     for service in SERVICES:
         client = aws.client(service)
-        if not parameter_validation:
-            config = client.meta.config.merge(Config(parameter_validation=False))
+        if parameter_validation is not None:
+            config = aws._CONFIGS.get(service, aws._DEFAULT).merge(Config(parameter_validation=parameter_validation))
             client = aws._CLIENTS[service] = boto3.client(service, config=config)  # the adapter's cache
         stub.attach(client)
 
