@@ -2,7 +2,8 @@
 
 Each functions/<name>/app.py is imported in a fresh interpreter the way Lambda loads it: the
 function's directory and the layer on the path, the template's Globals environment set (the
-Powertools settings decide what Tracer and Metrics import). The fastest of a few runs counts
+Powertools settings decide what Tracer and Metrics import), once as deployed (tracing on) and
+once with POWERTOOLS_TRACE_DISABLED=true. The fastest of a few runs counts
 (the first one may also compile bytecode, which a deployed layer ships already compiled).
 """
 
@@ -85,19 +86,29 @@ def _import_once(code_dir: str, environment: dict[str, str]) -> list[Import]:
 
 
 def measure(runs: int = RUNS, only: list[str] | None = None) -> dict[str, Any]:
+    """Per function: ``import_ms`` with the template's environment (tracing on, as deployed
+    with ``Tracing: Active``: Powertools' Tracer and the X-Ray SDK), and
+    ``import_ms_trace_disabled`` with POWERTOOLS_TRACE_DISABLED=true (observability.py then
+    imports no X-Ray SDK)."""
     environment = {
         **harness.template_environment(),
         **{k: harness.ENVIRONMENT[k] for k in ("AWS_DEFAULT_REGION", "AWS_REGION")},
     }
+    # Explicit both ways: this process may have the bench's own setting in its environment.
+    untraced = {**environment, "POWERTOOLS_TRACE_DISABLED": "true"}
+    environment["POWERTOOLS_TRACE_DISABLED"] = "false"  # unset in the template: tracing on
     results = {}
     for function, spec in harness.functions().items():
         if only and function not in only:
             continue
-        best = min((_import_once(spec["code_dir"], environment) for _ in range(runs)), key=_total)
-        results[function] = {
-            "import_ms": _total(best) / 1000,
-            "heaviest": [{"module": e.name, "cumulative_ms": e.cumulative_us / 1000} for e in heaviest(best)],
-        }
+        found = {}
+        for key, env in (("", environment), ("_trace_disabled", untraced)):
+            best = min((_import_once(spec["code_dir"], env) for _ in range(runs)), key=_total)
+            found[f"import_ms{key}"] = _total(best) / 1000
+            found[f"heaviest{key}"] = [
+                {"module": e.name, "cumulative_ms": e.cumulative_us / 1000} for e in heaviest(best)
+            ]
+        results[function] = found
     return results
 
 

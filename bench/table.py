@@ -20,6 +20,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     full, default, throttled = pacing["share_1.0"], pacing["share_0.8"], pacing["throttled"]
     imports = r["coldstart"]
     slowest = max(imports, key=lambda name: imports[name]["import_ms"])
+    slowest_untraced = max(imports, key=lambda name: imports[name]["import_ms_trace_disabled"])
     out = [
         (
             "Throughput, recipients per CPU-second (ours / baseline)",
@@ -103,6 +104,16 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             "Cold start: handler import time (slowest)",
             f"{slowest} {imports[slowest]['import_ms']:.0f} ms; heaviest "
             + ", ".join(f"{h['module']} {h['cumulative_ms']:.0f}" for h in imports[slowest]["heaviest"][:3]),
+            "(reported)",
+            None,
+        ),
+        (
+            "Cold start with POWERTOOLS_TRACE_DISABLED (slowest)",
+            f"{slowest_untraced} {imports[slowest_untraced]['import_ms_trace_disabled']:.0f} ms; heaviest "
+            + ", ".join(
+                f"{h['module']} {h['cumulative_ms']:.0f}"
+                for h in imports[slowest_untraced]["heaviest_trace_disabled"][:3]
+            ),
             "(reported)",
             None,
         ),

@@ -82,6 +82,9 @@ def test_bench_pieces_on_tiny_sizes(bench_environment, tmp_path):
 
     imports = coldstart.measure(runs=1, only=["SendBatch"])
     assert imports["SendBatch"]["import_ms"] > 0 and imports["SendBatch"]["heaviest"]
+    # Tracing off: observability.py never imports the X-Ray SDK (on: Powertools' Tracer does).
+    assert "aws_xray_sdk.core" in {h["module"] for h in imports["SendBatch"]["heaviest"]}
+    assert not any(h["module"].startswith("aws_xray") for h in imports["SendBatch"]["heaviest_trace_disabled"])
     save("coldstart", imports)
 
     assert transitions.transitions(Counter({"TaskStateEntered": 2, "TaskScheduled": 3, "ChoiceStateEntered": 1})) == 4
@@ -104,3 +107,11 @@ def test_bench_pieces_on_tiny_sizes(bench_environment, tmp_path):
     rendered = table.render(results)
     assert len(rendered.splitlines()) == len(table.rows(results)) + 2
     assert all(word in rendered for word in ("Throughput", "Pacing", "Cold start", "$"))
+
+
+def test_history_rows_knob_parses_sizes():
+    """make bench BENCH_HISTORY_ROWS=10000,50000 passes --history-rows to python -m bench."""
+    assert run._row_list("10000,50_000") == (10_000, 50_000)
+    for bad in ("10000", "0,10", "ten,twenty"):
+        with pytest.raises((ValueError, run.argparse.ArgumentTypeError)):
+            run._row_list(bad)
