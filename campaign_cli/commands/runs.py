@@ -103,7 +103,9 @@ def run_pause(args: Any, target: Target, out: Out) -> int:
 
 def run_cancel(args: Any, target: Target, out: Out) -> int:
     record = control.find_run(target.settings(), args.run, args.campaign)
-    record = control.cancel(target.settings(), record["campaign_id"], args.run)
+    record, rewrite = control.cancel(target.settings(), record["campaign_id"], args.run)
+    if rewrite:
+        finalize_again(target, record["campaign_id"], args.run)
     return _changed(record, out, "cancelled: nothing more is sent; the report counts the rest as not_sent")
 
 
@@ -113,6 +115,16 @@ def _changed(record: dict[str, Any], out: Out, message: str) -> int:
     else:
         out.line(f"{record['run_id']}: {message}")
     return OK
+
+
+def finalize_again(target: Target, campaign_id: str, run_id: str) -> None:
+    """Have the Finalize function write the run's report again from the tables."""
+    response = target.client("lambda").invoke(
+        FunctionName=target.output("FinalizeFunctionName"),
+        Payload=json.dumps({"campaign_id": campaign_id, "run_id": run_id}).encode("utf-8"),
+    )
+    if response.get("FunctionError"):
+        raise CliError(f"Finalize failed: {response['Payload'].read().decode('utf-8', 'replace')[:300]}")
 
 
 def run_resume(args: Any, target: Target, out: Out) -> int:
@@ -168,14 +180,8 @@ def rejects_summary(target: Target, report: dict[str, Any]) -> dict[str, Any] | 
 
 def run_report(args: Any, target: Target, out: Out) -> int:
     record = control.find_run(target.settings(), args.run, args.campaign)
-    if args.refresh:
-        # Finalize again: the report then has the feedback that arrived since the run ended.
-        response = target.client("lambda").invoke(
-            FunctionName=target.output("FinalizeFunctionName"),
-            Payload=json.dumps({"campaign_id": record["campaign_id"], "run_id": args.run}).encode("utf-8"),
-        )
-        if response.get("FunctionError"):
-            raise CliError(f"refresh failed: {response['Payload'].read().decode('utf-8', 'replace')[:300]}")
+    if args.refresh:  # the report then has the feedback that arrived since the run ended
+        finalize_again(target, record["campaign_id"], args.run)
     report = load_report(target, record["campaign_id"], args.run)
     rejects = rejects_summary(target, report)
     if args.html:

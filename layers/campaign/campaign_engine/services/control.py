@@ -4,7 +4,7 @@ A pause is the breaker's own stop (the run record goes PAUSED, later batches sen
 count ``not_sent``), so a paused run resumes through StartCampaign's ``resume`` action like a
 tripped one. A cancel is final: the run goes CANCELLED from RUNNING or PAUSED; a running
 execution finishes its Map without sending and Finalize writes the report; a paused run has
-no execution left, so its report is refreshed here.
+no execution left, so the caller has Finalize write it again.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters import run_index
-from ..adapters.runs import ACTIVE, PAUSED, TERMINAL, RunStore
+from ..adapters.runs import ACTIVE, PAUSED, RunStore
 from ..config import Settings
 from ..domain.errors import CampaignError, NotFound, RunStateError
 from ..domain.outcomes import OUTCOMES, add_counts, empty_counts
-from .finalize import finalize
 from .start import campaign_of_run
 
 OPERATOR_PAUSE = "paused by an operator"
@@ -42,8 +41,9 @@ class Progress:
 
     @property
     def stopped(self) -> bool:
-        """Nothing more happens to this run without an operator (or it is over)."""
-        return self.status in TERMINAL or (self.status == PAUSED and self.finished_at is not None)
+        """Nothing more happens to this run without an operator (or it is over): Finalize has
+        written its report, and it is not RUNNING (a resume clears ``finished_at``)."""
+        return self.status != ACTIVE and self.finished_at is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,7 +116,9 @@ def pause(settings: Settings, campaign_id: str, run_id: str) -> dict[str, Any]:
     return find_run(settings, run_id, campaign_id)
 
 
-def cancel(settings: Settings, campaign_id: str, run_id: str) -> dict[str, Any]:
+def cancel(settings: Settings, campaign_id: str, run_id: str) -> tuple[dict[str, Any], bool]:
+    """Returns the run record and whether its report must be written again (Finalize) because
+    no execution is left to do it."""
     record = find_run(settings, run_id, campaign_id)
     store = RunStore(settings.runs_table, settings.run_record_ttl_days)
     status = record.get("status")
@@ -124,7 +126,4 @@ def cancel(settings: Settings, campaign_id: str, run_id: str) -> dict[str, Any]:
     if status not in (ACTIVE, PAUSED) or not store.update_run(campaign_id, run_id, values, only_if_status=status):
         current = store.get_run(campaign_id, run_id) or record
         raise RunStateError(f"run '{run_id}' is {current.get('status')}; only a RUNNING or PAUSED run can be cancelled")
-    if status == PAUSED and record.get("finished_at") is not None:
-        # Its execution is over: nothing else will write the report with the new status.
-        finalize({"campaign_id": campaign_id, "run_id": run_id}, settings)
-    return find_run(settings, run_id, campaign_id)
+    return find_run(settings, run_id, campaign_id), status == PAUSED and record.get("finished_at") is not None
