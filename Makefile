@@ -27,12 +27,13 @@ PRIOR_EVENTS ?=
 EVENTS    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint unit handlers workflow local pytest bench-placeholder clean
+.PHONY: help venv demo local-up test lint unit handlers workflow local pytest bench-placeholder clean
 
 help:
 	@echo "make demo   run the recipe campaign end to end on the local AWS stack (writes $(OUT)/report.json)"
 	@echo "make test   install everything and run every check CI runs"
 	@echo "make bench  measure throughput, memory, calls, cost, pacing, cold start (build/bench/results.json)"
+	@echo "make local-up  the local stack as a long-lived endpoint for the campaign command (campaign --local ...)"
 
 $(STAMP): requirements-dev.txt layers/campaign/requirements.txt pyproject.toml
 	rm -rf $(VENV)
@@ -47,6 +48,14 @@ demo: $(STAMP)
 	$(PY) -m campaign_local.demo --campaign $(CAMPAIGN) --templates $(TEMPLATES) --out $(OUT) \
 		$(if $(AUDIENCE),--audience $(AUDIENCE)) $(if $(PRIOR_EVENTS),--prior-events $(PRIOR_EVENTS)) \
 		$(if $(EVENTS),--events $(EVENTS))
+
+# The local stack as an endpoint (moto's HTTP API with the real handlers) until Ctrl-C; the
+# campaign command (--local), boto3 and the AWS CLI (--endpoint-url) talk to it.
+# make local-up PORT=4566 SEND_RATE=2000
+PORT      ?= 4566
+SEND_RATE ?=
+local-up: $(STAMP)
+	$(PY) -m campaign_local.server --port $(PORT) $(if $(SEND_RATE),--max-send-rate $(SEND_RATE))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
