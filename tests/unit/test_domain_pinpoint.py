@@ -128,7 +128,7 @@ def test_example_templates_have_every_variable_for_every_example_recipient():
         for path in (EXAMPLES / "templates").glob("*.json")
     }
     assert set(templates) == set(DEFINITION.templates_used())
-    assert "User" in templates["pinpoint-offer"].required_variables()  # {{User.UserAttributes.FirstName}}
+    assert "User.UserAttributes.FirstName" in templates["pinpoint-offer"].required_variables()
     for name in ("segment.csv", "segment.json"):
         for row in example(name):
             if row.fields is None:

@@ -11,6 +11,7 @@ from campaign_engine.domain.errors import TemplateError
 from campaign_engine.domain.templates import (
     TemplateContent,
     block_helpers,
+    merge_data,
     missing_variables,
     parse_template,
 )
@@ -36,8 +37,22 @@ def test_triple_stash_and_ampersand_are_counted():
     assert needs(html="{{{raw_html}}} and {{{ spaced }}} and {{& amp}}") == {"raw_html", "spaced", "amp"}
 
 
-def test_dotted_names_count_their_root():
-    assert needs(text="{{address.city}} {{address.zip}}") == {"address"}
+def test_dotted_names_are_whole_paths():
+    assert needs(text="{{address.city}} {{address.zip}}") == {"address.city", "address.zip"}
+
+
+def test_a_missing_nested_value_is_missing_and_a_default_fills_it():
+    content = TemplateContent(Subject="Hi {{User.UserAttributes.FirstName}}", Text="{{items.0}} {{plan}}")
+    row = {"User": {"UserAttributes": {"LastName": "Lee"}}, "items": ["a"], "plan": "gold"}
+    assert missing_variables(content, row) == ["User.UserAttributes.FirstName"]
+    assert missing_variables(content, {**row, "User": "not an object"}) == []  # SES's to judge
+    shared = {"User": {"UserAttributes": {"FirstName": "friend"}}, "plan": "basic"}
+    merged = merge_data(shared, row)
+    assert merged["User"] == {"UserAttributes": {"FirstName": "friend", "LastName": "Lee"}}
+    assert merged["plan"] == "gold" and missing_variables(content, merged) == []
+    assert merge_data(shared, {"User": {"UserAttributes": {"FirstName": ""}}})["User"]["UserAttributes"] == {
+        "FirstName": "friend"
+    }
 
 
 @pytest.mark.parametrize(

@@ -37,8 +37,8 @@ class TemplateContent(BaseModel):
         return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
 
     def required_variables(self) -> frozenset[str]:
-        """Top-level names referenced outside ``#each``/``#with``/``#if`` blocks: a row
-        missing any of them fails to render at SES."""
+        """Variables (dotted paths, such as ``User.UserAttributes.FirstName``) referenced outside
+        ``#each``/``#with``/``#if`` blocks: a row missing any of them fails to render at SES."""
         return self._required
 
     @cached_property
@@ -46,11 +46,11 @@ class TemplateContent(BaseModel):
         # Parsed once per template: Prepare checks every row of the audience against it.
         needed: set[str] = set()
         for part in (self.Subject, self.Html or "", self.Text or ""):
-            needed |= _top_level_names(part)
+            needed |= _variable_paths(part)
         return frozenset(needed)
 
 
-def _top_level_names(text: str) -> set[str]:
+def _variable_paths(text: str) -> set[str]:
     names: set[str] = set()
     depth = 0
     for match in _MUSTACHE.finditer(text):
@@ -70,7 +70,7 @@ def _top_level_names(text: str) -> set[str]:
             continue  # helper call such as {{lookup a b}}: not a plain variable
         root = token.split(".")[0]
         if root and root not in _KEYWORDS and not root.startswith("@") and not root.startswith(".."):
-            names.add(root)
+            names.add(token)
     return names
 
 
@@ -93,9 +93,34 @@ def parse_template(raw: bytes | str, *, source: str) -> TemplateContent:
 
 def merge_data(shared: dict[str, Any], row: dict[str, Any], **fixed: Any) -> dict[str, Any]:
     """A recipient's template data: the shared (default and segment) values, then the row's
-    own, where an empty cell keeps the shared value instead of blanking it, then ``fixed``."""
-    return {**shared, **{k: v for k, v in row.items() if v not in (None, "")}, **fixed}
+    own, where an empty cell keeps the shared value instead of blanking it, then ``fixed``.
+    Objects merge key by key, so a default for ``User.UserAttributes.FirstName`` fills a row
+    whose ``User`` lacks just that attribute."""
+    return {**_overlay(shared, row), **fixed}
+
+
+def _overlay(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if value in (None, ""):
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def missing_variables(content: TemplateContent, data: dict[str, Any]) -> list[str]:
-    return sorted(name for name in content.required_variables() if data.get(name) in (None, ""))
+    return sorted(path for path in content.required_variables() if _lacks(data, path))
+
+
+def _lacks(data: Any, path: str) -> bool:
+    """True when the path ends nowhere or at an empty value. A path through something other
+    than an object (a list index, say) is SES's to judge: not reported."""
+    value = data
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return False
+        value = value.get(part)
+    return value in (None, "")
