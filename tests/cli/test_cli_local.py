@@ -252,3 +252,14 @@ def test_unknown_runs_are_not_found(endpoint):
     done = campaign(endpoint, "--local", "status", "recipe-u-00000000000000000000", check=3)
     assert "no run" in done.stderr
     campaign(endpoint, "--local", "report", "whatever", check=1)  # no campaign can be read from it
+
+
+def test_a_pinpoint_segment_export_sends_to_its_email_endpoints(endpoint):
+    campaign(endpoint, "--local", "push", "examples/pinpoint/campaign.json", "examples/pinpoint/templates/")
+    sent = local_json(endpoint, "send", "pinpoint-migration", "examples/pinpoint/segment.csv")
+    report = sent["report"]
+    assert sent["progress"]["status"] == "COMPLETED"
+    # 8 endpoints: 4 EMAIL (one a repeat), one opted out (ALL), SMS, APNS and an INACTIVE one
+    assert (report["rows"], report["sent"], report["duplicate"], report["suppressed"], report["skipped"]) == (
+        8, 3, 1, 1, 3,
+    )  # fmt: skip
