@@ -57,8 +57,7 @@ def run_status(args: Any, target: Target, out: Out) -> int:
             _print_progress(snapshot, out)
         return follow.exit_code(snapshot) if args.watch else OK
     ids = [args.campaign] if args.campaign else campaign_ids(target)
-    records = list(control.runs(settings, ids, limit=args.limit))
-    records.sort(key=lambda r: r.get("started_at") or 0, reverse=True)
+    records = control.runs(settings, ids, limit=args.limit)
     if out.as_json:
         out.document({"runs": records})
         return OK

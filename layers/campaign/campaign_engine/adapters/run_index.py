@@ -21,8 +21,9 @@ RUN_FIELDS = (
 _NAMES = {f"#f{index}": name for index, name in enumerate(RUN_FIELDS)}
 
 
-def campaign_runs(table: str, campaign_id: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Run records of a campaign, newest run id first (run ids sort by kind, then digest or time)."""
+def campaign_runs(table: str, campaign_id: str) -> Iterator[dict[str, Any]]:
+    """Every run record of a campaign (projected), in run id order, which is not time order:
+    upload run ids end in a content digest."""
     paginator = client("dynamodb").get_paginator("query")
     pages = paginator.paginate(
         TableName=table,
@@ -30,8 +31,6 @@ def campaign_runs(table: str, campaign_id: str, limit: int | None = None) -> Ite
         ExpressionAttributeValues={":pk": {"S": f"CAMPAIGN#{campaign_id}"}, ":run": {"S": "RUN#"}},
         ExpressionAttributeNames=_NAMES,
         ProjectionExpression=", ".join(_NAMES),
-        ScanIndexForward=False,
-        **({"PaginationConfig": {"MaxItems": limit}} if limit else {}),
     )
     for page in pages:
         for item in page.get("Items", []):

@@ -9,7 +9,6 @@ no execution left, so the caller has Finalize write it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,9 +70,17 @@ def find_run(settings: Settings, run_id: str, campaign_id: str | None = None) ->
     return record
 
 
-def runs(settings: Settings, campaign_ids: list[str], limit: int | None = None) -> Iterator[dict[str, Any]]:
+def runs(settings: Settings, campaign_ids: list[str], limit: int | None = None) -> list[dict[str, Any]]:
+    """The campaigns' runs, newest first (by start time), at most ``limit`` of each campaign."""
+    found: list[dict[str, Any]] = []
     for campaign_id in campaign_ids:
-        yield from run_index.campaign_runs(settings.runs_table, campaign_id, limit)
+        records = sorted(
+            run_index.campaign_runs(settings.runs_table, campaign_id),
+            key=lambda record: record.get("started_at") or 0,
+            reverse=True,
+        )
+        found.extend(records[:limit] if limit else records)
+    return sorted(found, key=lambda record: record.get("started_at") or 0, reverse=True)
 
 
 def progress(settings: Settings, record: dict[str, Any]) -> Progress:
