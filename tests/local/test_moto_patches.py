@@ -85,3 +85,25 @@ def test_sqs_counts_are_unchanged_by_the_single_clock_reading(patched):
             "ApproximateNumberOfMessagesDelayed": "1",
         }
     )
+
+
+def test_s3_url_module_is_not_reloaded_per_request(aws):
+    """Reloading moto.s3.urls from parallel threads failed with ModuleNotFoundError."""
+    from unittest import mock
+
+    import boto3
+    from moto.s3 import models as s3_models
+    from moto.s3.models import S3Backend
+
+    from campaign_local import moto_patches
+
+    moto_patches.install()
+    try:
+        assert isinstance(S3Backend.__dict__["_url_module"], property)
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="urls")
+        with mock.patch.object(s3_models, "reload", side_effect=AssertionError("reloaded")):
+            s3.put_object(Bucket="urls", Key="k", Body=b"x")
+            assert s3.get_object(Bucket="urls", Key="k")["Body"].read() == b"x"
+    finally:
+        moto_patches.uninstall()
