@@ -26,10 +26,11 @@ def test_never_exceeds_the_share_of_max_send_rate():
         if allowed <= WORKER_RATE_CEILING:
             # a small account: one worker at the whole share
             assert result.max_concurrency == 1 and math.isclose(result.worker_rate, allowed), context
-        elif math.floor(allowed / WORKER_RATE_CEILING) <= cap:
-            # whole workers at the ceiling: at most one worker's rate of the share is left unused
-            assert result.worker_rate == WORKER_RATE_CEILING, context
-            assert aggregate > allowed - WORKER_RATE_CEILING, context
+        elif result.max_concurrency < cap or math.floor(allowed / WORKER_RATE_CEILING) == cap:
+            # whole workers at the ceiling, or one more at a lower rate when whole workers would
+            # leave more than a tenth of the share unused
+            assert result.worker_rate == WORKER_RATE_CEILING or math.isclose(aggregate, allowed), context
+            assert aggregate >= 0.9 * allowed - 1e-9, context
         else:
             # the cap forces more per worker, and then all of them together run at the target
             assert result.max_concurrency == cap and math.isclose(aggregate, allowed), context
@@ -88,3 +89,13 @@ def test_a_batch_of_50_is_two_full_calls_when_the_account_allows_25_a_second():
     two calls of 25, not seven workers of 22.9/s sending 22 + 22 + 6 in three seconds."""
     result = plan(max_send_rate=200, share=0.8, concurrency_cap=40)
     assert (result.max_concurrency, result.worker_rate) == (6, 25.0)
+
+
+@pytest.mark.parametrize(
+    ("rate", "share", "workers", "worker_rate"),
+    [(50, 0.8, 2, 20.0), (75, 0.8, 3, 20.0), (125, 0.8, 4, 25.0), (200, 0.8, 6, 25.0), (40, 1.0, 2, 20.0)],
+)
+def test_whole_workers_unless_they_waste_more_than_a_tenth_of_the_share(rate, share, workers, worker_rate):
+    result = plan(max_send_rate=rate, share=share, concurrency_cap=40)
+    assert (result.max_concurrency, result.worker_rate) == (workers, pytest.approx(worker_rate))
+    assert result.max_concurrency * result.worker_rate >= 0.9 * rate * share

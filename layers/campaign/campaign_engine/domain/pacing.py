@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict
 # second each. A rate just under it (say 22.9/s) would split a batch 22 + 22 + 6 and take three
 # seconds, wasting a quarter of the share and adding an SES call and its writes to every batch.
 WORKER_RATE_CEILING = 25.0
+# Whole workers at the ceiling must keep at least this share of the target; below it (a 50/s
+# account at share 0.8: one worker of 25/s is 62% of 40/s) one more worker and a lower rate
+# each (two of 20/s) send the whole target, in more, smaller calls.
+WHOLE_WORKERS_MIN = 0.9
 
 
 class PacingPlan(BaseModel):
@@ -38,10 +42,16 @@ def plan(
     if target <= WORKER_RATE_CEILING:
         concurrency, worker_rate = 1, target
     else:
-        # Whole workers at the ceiling (never above the target); the cap may force more per worker.
+        # Whole workers at the ceiling (never above the target) unless that wastes too much of
+        # it; the cap may force more per worker.
         wanted = math.floor(target / WORKER_RATE_CEILING)
+        worker_rate = WORKER_RATE_CEILING
+        if wanted * WORKER_RATE_CEILING < WHOLE_WORKERS_MIN * target:
+            wanted += 1
+            worker_rate = target / wanted
         concurrency = max(1, min(concurrency_cap, wanted))
-        worker_rate = WORKER_RATE_CEILING if concurrency == wanted else target / concurrency
+        if concurrency != wanted:
+            worker_rate = target / concurrency
     remaining = None
     if max_24_hour_send is not None and max_24_hour_send >= 0:
         remaining = max(0, int(max_24_hour_send - (sent_last_24_hours or 0)))
