@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from campaign_engine.domain.outcomes import OUTCOMES
 from campaign_engine.services.prepare import UNSEGMENTED
-from conftest import load_event
 
 from campaign_local import lambdas
+from tests.conftest import load_event
 
 pytestmark = pytest.mark.workflow
 
