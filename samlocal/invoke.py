@@ -529,7 +529,8 @@ class Invoker:
             command, cwd=ROOT, env=self.environment(), capture_output=True, text=True, timeout=600, check=False
         )
         seconds = time.monotonic() - started
-        log.write_text(f"$ {' '.join(command)}\n{done.stderr}\n--- stdout\n{done.stdout}\n", encoding="utf-8")
+        record = f"$ {' '.join(command)}\n{done.stderr}\n--- stdout (the answer)\n{done.stdout}\n"
+        log.write_text(_mask_addresses(record), encoding="utf-8")
         answer = _parse(done.stdout)
         session.answers[(case.function, case.event)] = answer
         problems = _problems(case, done.returncode, answer, session)
@@ -573,9 +574,17 @@ def _problems(case: Case, exit_code: int, answer: Any, session: Session) -> list
     return [_redact(p) for p in problems]
 
 
+ADDRESS = re.compile(r"[^\s@\"'<>,;:()]+@[^\s@\"'<>,;:()]+")
+
+
+def _mask_addresses(text: str) -> str:
+    """No raw addresses in logs: answers (Prepare's context names the sender) and errors may hold some."""
+    return ADDRESS.sub("<address>", text)
+
+
 def _redact(text: str) -> str:
-    """No raw addresses in what is printed (error messages may quote a recipient)."""
-    return re.sub(r"[^\s@\"'<>,;:()]+@[^\s@\"'<>,;:()]+", "<address>", text)[:300]
+    """A problem as printed: addresses masked, at most 300 characters."""
+    return _mask_addresses(text)[:300]
 
 
 def _show(value: Any) -> str:
