@@ -708,6 +708,8 @@ def main(argv: list[str] | None = None) -> int:
     selected = [c for c in cases() if c.quick or not args.quick]
     host = bridge_gateway()
     args.out.mkdir(parents=True, exist_ok=True)
+    for stale in [*(args.out / "logs").glob("*.log"), *(args.out / "events").rglob("*.json")]:
+        stale.unlink()  # a previous run's: numbers and names differ between the full and --quick sets
     started = time.monotonic()
     stack_log = args.out / "local-stack.log"
     print(f"{len(selected)} invocations; the local stack's own output goes to {stack_log}", flush=True)
