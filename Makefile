@@ -34,6 +34,7 @@ help:
 	@echo "make test   install everything and run every check CI runs"
 	@echo "make bench  measure throughput, memory, calls, cost, pacing, cold start (build/bench/results.json)"
 	@echo "make local-up  the local stack as a long-lived endpoint for the campaign command (campaign --local ...)"
+	@echo "make sam-local-invoke  every function in a real sam local invoke (Docker image built here; root; ~5-7 min)"
 
 $(STAMP): requirements-dev.txt layers/campaign/requirements.txt pyproject.toml
 	rm -rf $(VENV)
