@@ -76,9 +76,10 @@ def run_status(args: Any, target: Target, out: Out) -> int:
                 (r.get("reason") or "")[:60],
             ]
         )
-    out.table("Runs", ["run", "status", "trigger", "started", "queued", "sent", "reason"], rows, {"queued", "sent"})
     if not records:
         out.line("no runs yet" + (f" for campaign {args.campaign}" if args.campaign else ""))
+        return OK
+    out.table("Runs", ["run", "status", "trigger", "started", "queued", "sent", "reason"], rows, {"queued", "sent"})
     return OK
 
 
