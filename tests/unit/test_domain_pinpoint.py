@@ -17,6 +17,8 @@ from campaign_engine.domain.pinpoint import is_segment, read_endpoint
 from campaign_engine.domain.rules import FieldRule
 from campaign_engine.domain.templates import merge_data, missing_variables, parse_template
 
+from tests.streams import GeneratedStream
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "pinpoint"
 DEFINITION = parse_definition(
@@ -367,25 +369,6 @@ def test_detection_follows_the_first_object_of_a_json_array():
 
 
 # --- memory --------------------------------------------------------------------------------------
-
-
-class GeneratedStream:
-    """A binary stream from a generator: only the current piece is held."""
-
-    def __init__(self, pieces: Iterator[bytes]) -> None:
-        self._pieces = pieces
-        self._pending = b""
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._pending) < size:
-            piece = next(self._pieces, None)
-            if piece is None:
-                break
-            self.size += len(piece)
-            self._pending += piece
-        out, self._pending = (self._pending, b"") if size < 0 else (self._pending[:size], self._pending[size:])
-        return out
 
 
 def _json_lines(count: int) -> Iterator[bytes]:
