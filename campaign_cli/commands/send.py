@@ -35,9 +35,9 @@ def run_send(args: Any, target: Target, out: Out) -> int:
     s3 = target.client("s3")
     settings = target.settings()
     # The upload's ETag names the run, exactly as StartCampaign derives it from the notification.
-    etag = s3.head_object(Bucket=target.bucket, Key=key)["ETag"] if _exists(s3, target.bucket, key) else None
-    s3.upload_file(str(path), target.bucket, key)
-    new_etag = s3.head_object(Bucket=target.bucket, Key=key)["ETag"]
+    etag = _etag(target.bucket, key)
+    s3.upload_file(str(path), target.bucket, key)  # multipart for large files, as `aws s3 cp` does
+    new_etag = _etag(target.bucket, key)
     run_id = upload_run_id(campaign_id, key, new_etag)
     if etag == new_etag:
         out.note(f"s3://{target.bucket}/{key} already had these bytes: following its run {run_id}")
@@ -56,11 +56,8 @@ def run_send(args: Any, target: Target, out: Out) -> int:
     return finish(target, snapshot, out)
 
 
-def _exists(s3: Any, bucket: str, key: str) -> bool:
+def _etag(bucket: str, key: str) -> str | None:
     try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
+        return storage.head(bucket, key).get("ETag")
+    except storage.MissingObject:
+        return None
