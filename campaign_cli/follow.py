@@ -23,8 +23,8 @@ def describe(snapshot: control.Progress | None) -> str:
         return "preparing"
     if snapshot.waiting_for_quota:
         return "waiting for daily quota"
-    if snapshot.status == "RUNNING" and snapshot.finished_at is None and snapshot.total == snapshot.done:
-        return "finishing"
+    if snapshot.status == "RUNNING" and snapshot.finished_at is None:
+        return "finishing" if snapshot.total == snapshot.done else "sending"
     return snapshot.status.lower() + (f" ({snapshot.reason})" if snapshot.reason else "")
 
 
