@@ -12,10 +12,11 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from campaign_engine.domain.rejects import RejectsTally
 
 # The engine's outcomes, in the report's order (campaign_engine.domain.outcomes.OUTCOMES; not
 # imported: that package is the Lambda layer, and this page must render without it).
@@ -49,7 +50,6 @@ SEGMENT_RATES = {
 }
 
 TOP_REASONS = 10
-FIRST_LINES = 5
 
 # Same pattern as campaign_engine.domain.addresses.redact (which imports email_validator): anything
 # with an @ between two runs of non-separator characters is treated as an address.
@@ -73,38 +73,26 @@ def summarise_rejects(rows: Iterable[dict], *, top: int = TOP_REASONS) -> dict:
     operator can find them. The rows' ``email`` is never read, and reasons are redacted, because
     validation messages may quote the address.
     """
-    outcomes: Counter[str] = Counter()
-    counts: Counter[tuple[str, str | None, str]] = Counter()
-    lines: dict[tuple[str, str | None, str], list[int]] = {}
+    tally = RejectsTally()
     for row in rows:
         # A row without an outcome is still a reject: count it rather than drop it.
-        outcome = redact(str(row.get("outcome") or "unknown"))
         field = row.get("field")
-        key = (outcome, None if field is None else redact(str(field)), redact(str(row.get("reason") or "")))
-        outcomes[outcome] += 1
-        counts[key] += 1
         line = row.get("line")
-        if isinstance(line, int) and not isinstance(line, bool):
-            # Keep only the smallest few: rejects files are written in order, but a merged or
-            # re-sorted one still yields the first lines.
-            kept = lines.setdefault(key, [])
-            kept.append(line)
-            if len(kept) > FIRST_LINES:
-                kept.sort()
-                del kept[FIRST_LINES:]
-    # Ties: the reason met first in the audience file comes first (rows without lines last).
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], min(lines.get(item[0]) or [float("inf")])))
-    reasons = [
-        {"outcome": o, "reason": r, "field": f, "count": n, "first_lines": sorted(lines.get((o, f, r), []))}
-        for (o, f, r), n in ranked[:top]
-    ]
+        tally.add(
+            redact(str(row.get("outcome") or "unknown")),
+            redact(str(row.get("reason") or "")),
+            None if field is None else redact(str(field)),
+            line if isinstance(line, int) and not isinstance(line, bool) else None,
+        )
+    ranked = tally.reasons()
+    outcomes = tally.outcomes
     known = {name: outcomes.get(name, 0) for name in REJECT_OUTCOMES}
     extra = {name: n for name, n in sorted(outcomes.items()) if name not in known}
     return {
-        "total": sum(outcomes.values()),
+        "total": tally.total,
         "outcomes": {**known, **extra},
-        "reasons": reasons,
-        "other_reasons": sum(n for _, n in ranked[top:]),
+        "reasons": ranked[:top],
+        "other_reasons": sum(reason["count"] for reason in ranked[top:]),
     }
 
 

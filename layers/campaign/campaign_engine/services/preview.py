@@ -22,12 +22,12 @@ from ..adapters import ses
 from ..adapters.suppression import SuppressionList
 from ..config import Settings
 from ..domain.outcomes import Outcome, empty_counts
+from ..domain.rejects import RejectsTally
 from ..domain.templates import merge_data
 from .prepare import SAMPLE_UNSUBSCRIBE_URL, Tally, _process_rows, load_templates
 from .start import load_definition
 
 _LOOKUP = 100  # BatchGetItem's limit, as SendBatch uses it
-_FIRST_LINES = 5
 
 
 @dataclass
@@ -75,32 +75,14 @@ class _Counted:
                 self.suppressed[segment] += 1
 
 
-@dataclass
 class _Rejects:
-    """Prepare's Rejects, counted by outcome and reason, with the first lines of each."""
+    """Prepare's Rejects, tallied by outcome and reason instead of written."""
 
-    reasons: dict[tuple[str, str, str | None], list[int]] = field(default_factory=dict)
-    counts: Counter[tuple[str, str, str | None]] = field(default_factory=Counter)
+    def __init__(self) -> None:
+        self.tally = RejectsTally()
 
     def add(self, line: int, outcome: Outcome, reason: str, field: str | None = None, email: Any = None) -> None:
-        key = (outcome.value, reason, field)
-        self.counts[key] += 1
-        lines = self.reasons.setdefault(key, [])
-        if len(lines) < _FIRST_LINES:
-            lines.append(line)
-
-    def summary(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "outcome": outcome,
-                "reason": reason,
-                "field": field_name,
-                "count": count,
-                "first_lines": self.reasons[key],
-            }
-            for key, count in self.counts.most_common()
-            for outcome, reason, field_name in [key]
-        ]
+        self.tally.add(outcome.value, reason, field, line)
 
 
 @dataclass
@@ -149,7 +131,7 @@ def preview(settings: Settings, campaign_id: str, stream: BinaryIO, source: str)
         _render(name, template, recipient, definition.segment_data(name))
         for name, (template, recipient) in sorted(writer.firsts.items())
     ]
-    return Preview(campaign_id, source, tally.rows, segments, totals, rejects.summary(), samples)
+    return Preview(campaign_id, source, tally.rows, segments, totals, rejects.tally.reasons(), samples)
 
 
 def _render(segment: str, template: str, recipient: dict[str, Any], shared: dict[str, Any]) -> Sample:
