@@ -12,6 +12,7 @@ from typing import Any
 
 from campaign_engine.adapters.suppression import SuppressionList
 from campaign_engine.domain.addresses import InvalidAddress, address_hash, normalise
+from campaign_engine.domain.ses_events import iso_millis
 from campaign_engine.domain.suppression import Fact, SoftBouncePolicy
 
 from ..errors import NOT_FOUND, OK, PROBLEMS, CliError
@@ -72,7 +73,7 @@ def run_list(args: Any, target: Target, out: Out) -> int:
 
 def run_add(args: Any, target: Target, out: Out) -> int:
     table, policy = _table(target), SoftBouncePolicy()
-    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}Z"
+    at = iso_millis(datetime.now(UTC))
     results = []
     for address in _addresses(args.addresses):
         fact = Fact(

@@ -200,6 +200,12 @@ def _timestamp(raw: Any, where: str) -> str:
         raise MalformedEvent(f"{where}: {raw!r} is not an ISO-8601 timestamp") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    return iso_millis(moment)
+
+
+def iso_millis(moment: datetime) -> str:
+    """UTC to the millisecond with a "Z", as SES writes its timestamps: the one form every
+    stored time takes, so times sort as text."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 

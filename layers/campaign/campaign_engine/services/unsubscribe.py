@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from ..adapters.engagement import EngagementStore
 from ..config import Settings
 from ..domain.addresses import InvalidAddress, address_hash, normalise
+from ..domain.ses_events import iso_millis
 from ..domain.suppression import UNSUBSCRIBE, Fact
 from ..domain.tokens import InvalidToken, UnsubscribeClaim
 from ..observability import MetricUnit, logger, metrics
@@ -16,8 +17,7 @@ from .suppression import record_fact
 
 
 def now_iso() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return iso_millis(datetime.now(UTC))
 
 
 def unsubscribe(claim: UnsubscribeClaim, settings: Settings) -> bool:
