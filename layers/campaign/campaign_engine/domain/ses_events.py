@@ -210,6 +210,11 @@ def iso_millis(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def epoch_of(text: str) -> float:
+    """Seconds since the epoch of an ``iso_millis`` time."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def _normalised(raw: Any) -> str | None:
     if not isinstance(raw, str):
         return None

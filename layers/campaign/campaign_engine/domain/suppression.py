@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
+
+from .ses_events import epoch_of
 
 SUPPRESSED, WATCH = "SUPPRESSED", "WATCH"
 ALL, TOPIC = "ALL", "TOPIC"
@@ -57,13 +58,9 @@ class SoftBouncePolicy:
     window_days: int = 7
 
 
-def _epoch(at: str) -> float:
-    return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
-
-
 def _soft_trips(entries: list[str], policy: SoftBouncePolicy) -> bool:
     """True when ``limit`` soft bounces fall within any window of ``window_days``."""
-    times = sorted(_epoch(entry.split("|", 1)[0]) for entry in entries)
+    times = sorted(epoch_of(entry.split("|", 1)[0]) for entry in entries)
     window = policy.window_days * 86400
     return any(times[i + policy.limit - 1] - times[i] <= window for i in range(len(times) - policy.limit + 1))
 

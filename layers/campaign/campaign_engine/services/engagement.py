@@ -8,7 +8,6 @@ rates passed its thresholds: its remaining batches then send nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from ..adapters.engagement import EngagementStore
@@ -16,13 +15,8 @@ from ..adapters.runs import ACTIVE, PAUSED, RunStore
 from ..config import Settings
 from ..domain import engagement
 from ..domain.breaker import BreakerSettings, trip_reason
-from ..domain.ses_events import SesEvent
+from ..domain.ses_events import SesEvent, epoch_of
 from ..observability import MetricUnit, logger, metrics
-
-
-def _epoch(timestamp: str) -> int:
-    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp())
-
 
 CounterKey = tuple[str, str, str, int]  # run, campaign, segment, shard
 
@@ -53,7 +47,7 @@ class EngagementRecorder:
             return
         # The send time, not the event's: every event of a message gives the item one expiry.
         sent_at = event.mail_timestamp or event.timestamp
-        expires_at = _epoch(sent_at) + self.settings.engagement_ttl_days * 86400
+        expires_at = int(epoch_of(sent_at)) + self.settings.engagement_ttl_days * 86400
         for address in event.recipients:
             old = self.store.record_event(
                 event.message_id,
