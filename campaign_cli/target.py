@@ -64,6 +64,18 @@ class Target:
             {env: self.outputs[name] for name, env in SETTINGS_FROM_OUTPUTS.items() if name in self.outputs}
         )
 
+    def invoke(self, function_output: str, event: dict[str, Any], *, what: str) -> Any:
+        """Invoke one of the stack's functions (named by its output) and return its answer;
+        a function error becomes a CliError with the function's own message."""
+        response = self.client("lambda").invoke(
+            FunctionName=self.output(function_output), Payload=json.dumps(event).encode("utf-8")
+        )
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            message = payload.get("errorMessage") if isinstance(payload, dict) else payload
+            raise CliError(f"{what} refused: {message}")
+        return payload
+
     def client(self, service: str) -> Any:
         from campaign_engine.adapters.aws import client
 

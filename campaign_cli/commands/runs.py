@@ -119,12 +119,7 @@ def _changed(record: dict[str, Any], out: Out, message: str) -> int:
 
 def finalize_again(target: Target, campaign_id: str, run_id: str) -> None:
     """Have the Finalize function write the run's report again from the tables."""
-    response = target.client("lambda").invoke(
-        FunctionName=target.output("FinalizeFunctionName"),
-        Payload=json.dumps({"campaign_id": campaign_id, "run_id": run_id}).encode("utf-8"),
-    )
-    if response.get("FunctionError"):
-        raise CliError(f"Finalize failed: {response['Payload'].read().decode('utf-8', 'replace')[:300]}")
+    target.invoke("FinalizeFunctionName", {"campaign_id": campaign_id, "run_id": run_id}, what="Finalize")
 
 
 def run_resume(args: Any, target: Target, out: Out) -> int:
@@ -135,13 +130,7 @@ def run_resume(args: Any, target: Target, out: Out) -> int:
             event["breaker"] = json.loads(args.breaker)
         except ValueError as exc:
             raise CliError(f"--breaker: not JSON: {exc}") from None
-    response = target.client("lambda").invoke(
-        FunctionName=target.output("StartCampaignFunctionName"), Payload=json.dumps(event).encode("utf-8")
-    )
-    payload = json.loads(response["Payload"].read() or b"null")
-    if response.get("FunctionError"):
-        message = payload.get("errorMessage") if isinstance(payload, dict) else payload
-        raise CliError(f"resume refused: {message}")
+    payload = target.invoke("StartCampaignFunctionName", event, what="resume")
     if args.follow:
         snapshot = follow.wait_for(
             target.settings(),
