@@ -60,10 +60,14 @@ def attribute(kind: str) -> str:
     return f"ev_{kind}"
 
 
+def _bounce_detail(event: SesEvent) -> str:
+    return f"{event.bounce_type or ''}|{event.bounce_subtype or ''}"
+
+
 def value_of(event: SesEvent) -> str:
     """The event as stored in its kind's set: sortable by time, distinct per distinct event."""
     detail = {
-        "bounce": f"{event.bounce_type or ''}|{event.bounce_subtype or ''}",
+        "bounce": _bounce_detail(event),
         "complaint": event.complaint_type or "",
         "click": event.link or "",
     }.get(event.kind, "")
@@ -88,7 +92,7 @@ def increments(event: SesEvent, old: Iterable[str] | None) -> dict[str, int]:
     if event.kind == "bounce":
         # Once per message and reason, whatever the order: a message that bounced softly and
         # then hard counts under both reasons.
-        detail = f"|{event.bounce_type or ''}|{event.bounce_subtype or ''}"
+        detail = "|" + _bounce_detail(event)  # how value_of ends a bounce of this reason
         if not any(v.endswith(detail) for v in seen):
             out[BOUNCE_REASON + bounce_reason(event)] = 1
     if event.kind == "bounce" and event.is_hard_bounce and not any("|Permanent|" in v for v in seen):
