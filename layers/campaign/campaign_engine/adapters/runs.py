@@ -122,7 +122,7 @@ class RunStore:
             },
         )
 
-    def end_quota_wait(self, campaign_id: str, run_id: str, since: int, remaining: int) -> bool:
+    def end_quota_wait(self, campaign_id: str, run_id: str, since: int, remaining: int | None) -> bool:
         """Quota is back: clear the wait and keep it in the run's ``quota_waits`` history."""
         timestamp = now()
         entry = {"from": since, "to": timestamp, "remaining_at_resume": remaining}

@@ -52,17 +52,22 @@ def plan(
         concurrency = max(1, min(concurrency_cap, wanted))
         if concurrency != wanted:
             worker_rate = target / concurrency
-    remaining = None
-    if max_24_hour_send is not None and max_24_hour_send >= 0:
-        remaining = max(0, int(max_24_hour_send - (sent_last_24_hours or 0)))
     return PacingPlan(
         max_send_rate=max_send_rate,
         share=share,
         target_rate=target,
         max_concurrency=concurrency,
         worker_rate=worker_rate,
-        daily_remaining=remaining,
+        daily_remaining=daily_remaining(max_24_hour_send, sent_last_24_hours),
     )
+
+
+def daily_remaining(max_24_hour_send: float | None, sent_last_24_hours: float | None) -> int | None:
+    """Recipients SES still takes in its rolling 24 hours; None when unknown or unlimited (SES
+    reports an unlimited quota as -1)."""
+    if max_24_hour_send is None or max_24_hour_send < 0:
+        return None
+    return max(0, int(max_24_hour_send - (sent_last_24_hours or 0)))
 
 
 def min_batch_seconds(recipients: int, worker_rate: float) -> float:

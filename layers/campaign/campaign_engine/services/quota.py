@@ -13,14 +13,16 @@ from typing import Any
 from ..adapters import ses
 from ..adapters.runs import ACTIVE, RunStore, now
 from ..config import Settings
+from ..domain.pacing import daily_remaining
 from ..observability import logger
 
 DONE, WAIT, CONTINUE = "DONE", "WAIT", "CONTINUE"
 
 
-def remaining_quota() -> int:
+def remaining_quota() -> int | None:
+    """None: SES reports no limit."""
     quota = ses.get_account().get("SendQuota", {})
-    return max(0, int(float(quota.get("Max24HourSend", 0)) - float(quota.get("SentLast24Hours", 0))))
+    return daily_remaining(float(quota.get("Max24HourSend", 0)), float(quota.get("SentLast24Hours", 0)))
 
 
 def check(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -31,7 +33,7 @@ def check(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if not wait or record.get("status") != ACTIVE:
         return {"status": DONE, "wait_seconds": 0}
     remaining = remaining_quota()
-    if remaining > 0:
+    if remaining is None or remaining > 0:
         store.end_quota_wait(campaign_id, run_id, int(wait.get("since", now())), remaining)
         logger.info("daily quota is back: the run continues", extra={"remaining": remaining})
         return {"status": CONTINUE, "wait_seconds": 0}
