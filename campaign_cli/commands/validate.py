@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from campaign_engine.domain.addresses import InvalidAddress, normalise
-from campaign_engine.domain.audience import FORMATS, read_rows
+from campaign_engine.domain.audience import read_rows
 from campaign_engine.domain.campaign import CampaignDefinition, check_campaign_id
 from campaign_engine.domain.dedupe import SeenAddresses
 from campaign_engine.domain.errors import CampaignError
@@ -20,7 +20,7 @@ from campaign_engine.domain.validation import json_positions, line_of, problems
 from pydantic import ValidationError
 
 from ..errors import OK, PROBLEMS
-from ..output import Out
+from ..output import Out, number
 
 SHOWN = 20  # problems printed per file; --json has them all (up to KEPT)
 KEPT = 10_000
@@ -174,8 +174,6 @@ def run_validate(args: Any, target: Any, out: Out) -> int:
             results.append(result)
             continue
         kind = args.kind or detect_kind(path)
-        if kind == "audience" and not any(path.name.lower().endswith(suffix) for suffix in FORMATS):
-            kind = "campaign" if path.suffix.lower() == ".json" else kind
         if kind == "campaign":
             templates_dir = Path(args.templates) if args.templates else None
             results.append(validate_campaign(path, templates_dir))
@@ -206,10 +204,4 @@ def _print(result: Result, out: Out) -> None:
 
 
 def _text(value: Any) -> str:
-    return (
-        ", ".join(map(str, value))
-        if isinstance(value, list)
-        else f"{value:,}"
-        if isinstance(value, int)
-        else str(value)
-    )
+    return ", ".join(map(str, value)) if isinstance(value, list) else number(value)
