@@ -96,14 +96,12 @@ def _print_progress(snapshot: control.Progress, out: Out) -> None:
 
 
 def run_pause(args: Any, target: Target, out: Out) -> int:
-    record = control.find_run(target.settings(), args.run, args.campaign)
-    record = control.pause(target.settings(), record["campaign_id"], args.run)
+    record = control.pause(target.settings(), args.run, args.campaign)
     return _changed(record, out, "paused: later batches send nothing; `campaign resume` continues")
 
 
 def run_cancel(args: Any, target: Target, out: Out) -> int:
-    record = control.find_run(target.settings(), args.run, args.campaign)
-    record, rewrite = control.cancel(target.settings(), record["campaign_id"], args.run)
+    record, rewrite = control.cancel(target.settings(), args.run, args.campaign)
     if rewrite:
         finalize_again(target, record["campaign_id"], args.run)
     return _changed(record, out, "cancelled: nothing more is sent; the report counts the rest as not_sent")

@@ -114,8 +114,9 @@ def progress(settings: Settings, record: dict[str, Any]) -> Progress:
     )
 
 
-def pause(settings: Settings, campaign_id: str, run_id: str) -> dict[str, Any]:
+def pause(settings: Settings, run_id: str, campaign_id: str | None = None) -> dict[str, Any]:
     record = find_run(settings, run_id, campaign_id)
+    campaign_id = record["campaign_id"]
     store = RunStore(settings.runs_table, settings.run_record_ttl_days)
     if not store.stop_run(campaign_id, run_id, PAUSED, OPERATOR_PAUSE):
         current = store.get_run(campaign_id, run_id) or record
@@ -123,10 +124,11 @@ def pause(settings: Settings, campaign_id: str, run_id: str) -> dict[str, Any]:
     return find_run(settings, run_id, campaign_id)
 
 
-def cancel(settings: Settings, campaign_id: str, run_id: str) -> tuple[dict[str, Any], bool]:
+def cancel(settings: Settings, run_id: str, campaign_id: str | None = None) -> tuple[dict[str, Any], bool]:
     """Returns the run record and whether its report must be written again (Finalize) because
     no execution is left to do it."""
     record = find_run(settings, run_id, campaign_id)
+    campaign_id = record["campaign_id"]
     store = RunStore(settings.runs_table, settings.run_record_ttl_days)
     status = record.get("status")
     values = {"status": "CANCELLED", "reason": OPERATOR_CANCEL}
