@@ -182,3 +182,26 @@ def test_finalize_after_prepare_crashed_still_writes_a_failed_report(quiet_stack
     assert output["status"] == report["status"] == "FAILED"
     assert report["error"] == {"code": "Sandbox.Timedout", "message": "Task timed out after 900.00 seconds"}
     assert report["rows"] == 0
+
+
+def test_a_cancel_while_finalize_runs_ends_in_the_report(quiet_stack: LocalStack, monkeypatch) -> None:
+    """An operator cancels the run after Finalize read it RUNNING: Finalize's conditional write
+    then misses, and the report and the record must still say CANCELLED, with finished_at."""
+    event = load_event("finalize/after_map.json")
+    prepare_and_send(quiet_stack)
+    store = RunStore(quiet_stack.environment["RUNS_TABLE"])
+    original = RunStore.update_run
+
+    def cancel_first(self, campaign_id, run_id, values, *, only_if_status=None):
+        monkeypatch.setattr(RunStore, "update_run", original)  # once
+        store.update_run(campaign_id, run_id, {"status": "CANCELLED", "reason": "cancelled by an operator"})
+        return original(self, campaign_id, run_id, values, only_if_status=only_if_status)
+
+    monkeypatch.setattr(RunStore, "update_run", cancel_first)
+    output = finalize(event)
+
+    assert output["status"] == "CANCELLED"
+    report = quiet_stack.get_json(output["report_key"])
+    assert (report["status"], report["reason"]) == ("CANCELLED", "cancelled by an operator")
+    run = store.get_run("recipe", event["run_id"])
+    assert run["status"] == "CANCELLED" and run["finished_at"] == report["finished_at"]

@@ -3,8 +3,8 @@
 A pause is the breaker's own stop (the run record goes PAUSED, later batches send nothing and
 count ``not_sent``), so a paused run resumes through StartCampaign's ``resume`` action like a
 tripped one. A cancel is final: the run goes CANCELLED from RUNNING or PAUSED; a running
-execution finishes its Map without sending and Finalize writes the report; a paused run has
-no execution left, so the caller has Finalize write it again.
+execution finishes its Map without sending and Finalize writes the report; when Finalize has
+already run (a paused run's execution is over), the caller has it write the report again.
 """
 
 from __future__ import annotations
@@ -135,4 +135,7 @@ def cancel(settings: Settings, run_id: str, campaign_id: str | None = None) -> t
     if status not in (ACTIVE, PAUSED) or not store.update_run(campaign_id, run_id, values, only_if_status=status):
         current = store.get_run(campaign_id, run_id) or record
         raise RunStateError(f"run '{run_id}' is {current.get('status')}; only a RUNNING or PAUSED run can be cancelled")
-    return find_run(settings, run_id, campaign_id), status == PAUSED and record.get("finished_at") is not None
+    # Read after the change: a Finalize that has already run (finished_at) wrote the report with
+    # the status it saw; one still to come reads CANCELLED itself.
+    record = find_run(settings, run_id, campaign_id)
+    return record, record.get("finished_at") is not None

@@ -99,21 +99,27 @@ def build_report(
     return report
 
 
-def finalize(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    campaign_id, run_id = state["campaign_id"], state["run_id"]
-    store = RunStore(settings.runs_table, settings.run_record_ttl_days)
-    record = store.get_run(campaign_id, run_id) or {"campaign_id": campaign_id, "run_id": run_id}
-    report = build_report(record, list(store.iter_batches(run_id)), state, engagement_feedback(settings, run_id))
-    storage.put_json(settings.bucket, report["report_key"], report)
-    counts = {name: report[name] for name in OUTCOMES}
+def _run_values(report: dict[str, Any]) -> dict[str, Any]:
+    """What the run record keeps of its report."""
     values = {
-        "counts": counts,
+        "counts": {name: report[name] for name in OUTCOMES},
         "segments": report["segments"],
         "finished_at": report["finished_at"],
         "report_key": report["report_key"],
     }
     if report["error"]:
         values["error"] = report["error"]
+    return values
+
+
+def finalize(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    campaign_id, run_id = state["campaign_id"], state["run_id"]
+    store = RunStore(settings.runs_table, settings.run_record_ttl_days)
+    record = store.get_run(campaign_id, run_id) or {"campaign_id": campaign_id, "run_id": run_id}
+    batches, feedback = list(store.iter_batches(run_id)), engagement_feedback(settings, run_id)
+    report = build_report(record, batches, state, feedback)
+    storage.put_json(settings.bucket, report["report_key"], report)
+    values = _run_values(report)
     if record.get("status") == ACTIVE:
         store.update_run(campaign_id, run_id, {**values, "status": report["status"]}, only_if_status=ACTIVE)
     elif "status" not in record:  # Prepare failed before it could create the run record
@@ -122,6 +128,16 @@ def finalize(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
         )
     else:  # a stopped run (FAILED, CANCELLED, PAUSED) keeps its status and reason
         store.update_run(campaign_id, run_id, values)
+    latest = store.get_run(campaign_id, run_id) or record
+    if latest.get("status") not in (ACTIVE, report["status"]):
+        # An operator paused or cancelled the run while this ran (after the read above): the
+        # report follows the run's status. A stop after this read finds finished_at set, and
+        # whoever stopped the run has Finalize write the report again (services.control).
+        report = build_report(latest, batches, state, feedback)
+        storage.put_json(settings.bucket, report["report_key"], report)
+        values = _run_values(report)
+        store.update_run(campaign_id, run_id, values)
+    counts = values["counts"]
     count_outcomes(campaign_id, counts)
     logger.info("run finished", extra={"status": report["status"], "rows": report["rows"], "counts": counts})
     if report["rows"] != report["outcomes_total"] and report["rows"]:
