@@ -9,6 +9,8 @@ include mk/lint.mk
 include mk/bench.mk
 include mk/browser.mk
 include mk/samlocal.mk
+include mk/fuzz.mk
+include mk/chaos.mk
 
 PYTHON   ?= $(if $(PYTHON313),$(PYTHON313),python3)
 VENV     := .venv

@@ -1,0 +1,1 @@
+# mk/chaos.mk -- make chaos (filled in by the fault-injection work)

@@ -1,0 +1,1 @@
+# mk/fuzz.mk -- make fuzz (filled in by the fuzzing work)
