@@ -187,7 +187,7 @@ def test_a_batch_record_is_written_before_and_after_its_ses_call_and_no_more(
 
     send(load_event("send_batch/batch.json"))
 
-    assert written == [(None, ["INFLIGHT", "INFLIGHT"]), ("DONE", ["SENT", "SENT"])]
+    assert written == [("OPEN", ["INFLIGHT", "INFLIGHT"]), ("DONE", ["SENT", "SENT"])]
 
 
 def ledger_items(stack: LocalStack) -> dict[str, dict[str, Any]]:
@@ -229,7 +229,7 @@ def test_every_request_of_the_unvalidated_clients_is_valid_for_botocores_model(q
         validate_parameters(params, model.input_shape)  # raises ParamValidationError
         validated.append(f"{model.service_model.service_name}:{model.name}")
 
-    for service in ("sesv2", "dynamodb"):
+    for service in (aws.SES_SEND, "sesv2", "dynamodb"):
         engine_client = aws.client(service)
         # botocore wraps its serializer in a validator when validation is on (meta.config
         # does not say: it keeps the default).

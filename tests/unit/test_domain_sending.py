@@ -17,9 +17,11 @@ from campaign_engine.domain.sending import (
     ONE_CLICK,
     RETRYABLE,
     RETRYABLE_ERRORS,
+    CallFate,
     EntryResult,
     backoff_seconds,
     build_request,
+    classify_error,
     parse_results,
 )
 
@@ -239,12 +241,21 @@ def test_status_sets_are_ses_statuses_and_disjoint():
     assert {"ACCOUNT_SUSPENDED", "ACCOUNT_SENDING_PAUSED", "MAIL_FROM_DOMAIN_NOT_VERIFIED"} <= ACCOUNT_LEVEL
 
 
-def test_error_sets_are_ses_errors_of_send_bulk_email():
-    declared = {shape.name for shape in SEND_BULK.error_shapes}
-    assert declared >= ACCOUNT_LEVEL_ERRORS
+def test_every_send_bulk_email_error_has_a_fate_and_only_a_5xx_or_unknown_error_is_maybe_sent():
+    declared = {shape.name: shape.metadata.get("error", {}).get("httpStatusCode") for shape in SEND_BULK.error_shapes}
     assert "TooManyRequestsException" in RETRYABLE_ERRORS
     assert not ACCOUNT_LEVEL_ERRORS & RETRYABLE_ERRORS
-    assert "BadRequestException" not in ACCOUNT_LEVEL_ERRORS | RETRYABLE_ERRORS
+    # Every error SES declares for SendBulkEmail is a 4xx, answered before acceptance: none of
+    # them may leave entries maybe-sent.
+    for code, status in declared.items():
+        assert status is not None and 400 <= status < 500, code
+        assert classify_error(code, status) in (CallFate.RETRY, CallFate.CONFIGURATION), code
+    assert classify_error("AccessDeniedException", 400) is CallFate.CONFIGURATION
+    assert classify_error("ValidationException", 400) is CallFate.REFUSED
+    assert classify_error("InternalFailure", 500) is CallFate.MAYBE_SENT
+    assert classify_error("ServiceUnavailable", 503) is CallFate.MAYBE_SENT
+    assert classify_error(None, None) is CallFate.MAYBE_SENT
+    assert classify_error("Throttling", 400) is CallFate.RETRY
 
 
 # --- backoff -------------------------------------------------------------------------------------

@@ -140,16 +140,16 @@ def test_throttled_entries_are_retried_and_everyone_gets_exactly_one(recipe_stac
 def test_a_crash_after_ses_accepted_the_batch_never_sends_twice(recipe_stack, monkeypatch):
     from campaign_engine.services import send
 
-    original = send.BatchSender._record
+    original = send.BatchSender._apply
     crashed = []
 
-    def crash_once(self, pending, results):
+    def crash_once(self, pending, result):
         if not crashed and self.item.batch == 0:
             crashed.append(len(pending))
             raise ConnectionError("Lambda died after SES accepted the call")
-        return original(self, pending, results)
+        return original(self, pending, result)
 
-    monkeypatch.setattr(send.BatchSender, "_record", crash_once)
+    monkeypatch.setattr(send.BatchSender, "_apply", crash_once)
     recipe_stack.configure_ses(max_send_rate=2500)  # 40 workers at 50/s: one call per batch
     audience = rows(120)
     _execution, report = upload_and_wait(recipe_stack, audience)

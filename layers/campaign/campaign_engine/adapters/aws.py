@@ -8,8 +8,15 @@ import boto3
 from botocore.config import Config
 
 _CLIENTS: dict[str, Any] = {}
-# Standard retry mode: bounded, jittered retries of throttling and transient errors. SES sends
-# are retried by our own code instead (see services.send), so SES gets no SDK retries.
+# Standard retry mode: bounded, jittered retries of throttling and transient errors.
+#
+# SES sends get no SDK retry at all. SES has no idempotency token: when a SendBulkEmail was
+# accepted and its reply lost (read timeout, reset connection, a 5xx after acceptance), an SDK
+# retry sends every entry again. Only our code, which knows each entry's state, may call SES
+# again (services.send); a call whose fate is unknown ends its entries UNKNOWN. botocore reads
+# ``max_attempts`` as retries *after* the first call (``max_attempts: 1`` made two calls), so the
+# sending client sets ``total_max_attempts: 1``: exactly one HTTP request per call. It is its own
+# client ("sesv2-send"), so templates, test renders and GetAccount keep their SDK retries.
 #
 # No client-side parameter validation for the two clients on the per-recipient path (SES v2 and
 # DynamoDB): it was about a fifth of SendBatch's CPU, spent re-checking requests whose shapes
@@ -20,17 +27,21 @@ _CLIENTS: dict[str, Any] = {}
 # entries and stops the run, nothing sent), DynamoDB refuses the write (the batch fails before
 # or after its SES call, and a retry skips what it recorded). tests/handlers/
 # test_handler_send_batch.py checks every request of these clients against botocore's model.
+SES_SEND = "sesv2-send"
 _CONFIGS = {
-    "sesv2": Config(retries={"mode": "standard", "max_attempts": 1}, parameter_validation=False),
+    SES_SEND: Config(retries={"mode": "standard", "total_max_attempts": 1}, parameter_validation=False),
+    "sesv2": Config(retries={"mode": "standard", "max_attempts": 5}, parameter_validation=False),
     "dynamodb": Config(retries={"mode": "standard", "max_attempts": 5}, parameter_validation=False),
 }
 _DEFAULT = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 def client(service: str) -> Any:
+    """The cached client for ``service`` (or for ``SES_SEND``, SES v2 without SDK retries)."""
     found = _CLIENTS.get(service)
     if found is None:
-        found = _CLIENTS[service] = boto3.client(service, config=_CONFIGS.get(service, _DEFAULT))
+        name = "sesv2" if service == SES_SEND else service
+        found = _CLIENTS[service] = boto3.client(name, config=_CONFIGS.get(service, _DEFAULT))
     return found
 
 

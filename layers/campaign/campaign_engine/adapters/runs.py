@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..domain.entries import BatchRecord
 from .aws import client, error_code
 from .dynamo import conditional_write, from_item, to_item, to_value
 
@@ -155,6 +156,14 @@ class RunStore:
             .get("Item")
         )
         return from_item(found) if found else None
+
+    def load_batch(self, run_id: str, batch: int, segment: str) -> BatchRecord:
+        """The batch's record, or a new one (nothing attempted yet)."""
+        found = self.get_batch(run_id, batch)
+        return BatchRecord.model_validate(found) if found else BatchRecord(segment=segment)
+
+    def save_batch(self, run_id: str, batch: int, record: BatchRecord) -> None:
+        self.put_batch(run_id, batch, record.to_document())
 
     def put_batch(self, run_id: str, batch: int, record: dict[str, Any]) -> None:
         document = {**record, "updated_at": now(), "expires_at": now() + self.ttl_seconds}

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as NeverConnected
+
+from ..domain.sending import CallFate, SendResult, classify_error, parse_results
 from ..domain.templates import TemplateContent
-from .aws import client, error_code
+from .aws import SES_SEND, client, error_code
 
 
 def get_account() -> dict[str, Any]:
@@ -33,8 +37,28 @@ def test_render(name: str, data_json: str) -> str:
     return client("sesv2").test_render_email_template(TemplateName=name, TemplateData=data_json)["RenderedTemplate"]
 
 
-def send_bulk(request: dict[str, Any]) -> dict[str, Any]:
-    return client("sesv2").send_bulk_email(**request)
+def send_bulk(request: dict[str, Any]) -> SendResult:
+    """One SendBulkEmail, classified by whether SES can have accepted it. Never raises for an
+    SES or transport error: the caller decides per entry from the fate."""
+    entries = len(request["BulkEmailEntries"])
+    try:
+        response = client(SES_SEND).send_bulk_email(**request)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = error.get("Code")
+        return SendResult(classify_error(code, status), code=code, message=error.get("Message") or str(exc))
+    except NeverConnected as exc:
+        # The connection was never made: the request did not reach SES.
+        return SendResult(CallFate.RETRY, code=type(exc).__name__, message=str(exc))
+    except Exception as exc:
+        # A read timeout, a reset or closed connection, a broken response: the request may have
+        # reached SES and been accepted.
+        return SendResult(CallFate.MAYBE_SENT, code=type(exc).__name__, message=str(exc))
+    try:
+        return SendResult(CallFate.ACCEPTED, tuple(parse_results(response, entries)))
+    except ValueError as exc:  # a 200 whose results do not match the entries: who got what is unknown
+        return SendResult(CallFate.MAYBE_SENT, code="MalformedReply", message=str(exc))
 
 
 def put_suppressed_destination(address: str, reason: str) -> None:

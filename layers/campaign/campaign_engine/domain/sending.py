@@ -6,6 +6,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from .contracts import Batch, Recipient, SendContext
@@ -31,7 +32,10 @@ ACCOUNT_LEVEL = frozenset(
 # The rolling 24-hour quota is spent: the run waits for it (the state machine's CheckQuota loop)
 # instead of failing; the entries were not sent and go out after the wait.
 QUOTA_EXCEEDED = "ACCOUNT_DAILY_QUOTA_EXCEEDED"
-# Call-level SES errors that mean the same.
+
+# Call-level SES errors. SES answers each of these before it accepts anything, so none of the
+# call's entries was sent. The configuration ones would refuse every later call too: the run
+# stops with SES's message and the reservations are released.
 ACCOUNT_LEVEL_ERRORS = frozenset(
     {
         "AccountSuspendedException",
@@ -40,9 +44,51 @@ ACCOUNT_LEVEL_ERRORS = frozenset(
         "MessageRejected",  # unverified sender, or a recipient outside the sandbox's verified list
         "NotFoundException",  # template or configuration set
         "LimitExceededException",
+        "BadRequestException",  # the request's shape (template data, headers): every batch has it
+        # Not in SendBulkEmail's model but what AWS answers a caller its policy does not allow (a
+        # sender or configuration set outside SendBatch's policy) or whose credentials are wrong.
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
     }
 )
-RETRYABLE_ERRORS = frozenset({"TooManyRequestsException", "Throttling", "ThrottlingException"})
+# Refused before acceptance for the rate, or for credentials that a new attempt renews: try later.
+RETRYABLE_ERRORS = frozenset(
+    {"TooManyRequestsException", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ExpiredTokenException"}
+)
+
+
+class CallFate(str, Enum):
+    """What one SendBulkEmail call did, as far as anyone can know."""
+
+    ACCEPTED = "accepted"  # SES answered 200: each entry's result says what happened to it
+    RETRY = "retry"  # refused before acceptance (throttled, never reached SES): nothing sent, try again
+    REFUSED = "refused"  # another 4xx refusal of this call: nothing sent, the entries fail
+    CONFIGURATION = "configuration"  # every call would be refused: stop the run, nothing sent
+    MAYBE_SENT = "maybe_sent"  # timeout, lost connection, 5xx: SES may have accepted it
+
+
+class EntryFate(str, Enum):
+    SENT = "sent"
+    RETRY = "retry"  # throttled or a transient failure: not sent, send again
+    OVER_QUOTA = "over_quota"  # the daily quota is spent: not sent, send after the wait
+    ACCOUNT_LEVEL = "account_level"  # not sent, and no later entry would be: stop the run
+    REJECTED = "rejected"  # refused for good (bad address, rejected content, ...)
+
+
+def classify_error(code: str | None, http_status: int | None) -> CallFate:
+    """A call-level SES error answered over HTTP. Only a 4xx is a refusal before acceptance;
+    a 5xx may come after SES accepted the message (SES has no idempotency token, so a call
+    whose fate is unknown is never made again by this run)."""
+    if code in RETRYABLE_ERRORS:
+        return CallFate.RETRY
+    if code in ACCOUNT_LEVEL_ERRORS:
+        return CallFate.CONFIGURATION
+    if http_status is not None and 400 <= http_status < 500:
+        return CallFate.REFUSED
+    return CallFate.MAYBE_SENT
 
 
 @dataclass(frozen=True)
@@ -58,6 +104,28 @@ class EntryResult:
     @property
     def retryable(self) -> bool:
         return self.status in RETRYABLE
+
+    @property
+    def fate(self) -> EntryFate:
+        if self.sent:
+            return EntryFate.SENT
+        if self.retryable:
+            return EntryFate.RETRY
+        if self.status == QUOTA_EXCEEDED:
+            return EntryFate.OVER_QUOTA
+        if self.status in ACCOUNT_LEVEL:
+            return EntryFate.ACCOUNT_LEVEL
+        return EntryFate.REJECTED
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The SES port's answer: the call's fate and, when SES answered, one result per entry."""
+
+    fate: CallFate
+    entries: tuple[EntryResult, ...] = ()
+    code: str | None = None
+    message: str = ""
 
 
 def template_data(context: SendContext, batch: Batch, recipient: Recipient, unsubscribe_url: str) -> dict[str, Any]:
