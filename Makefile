@@ -62,9 +62,14 @@ local-up: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
+# The suite runs in parallel (pytest-xdist): one worker per core by default; a test file stays
+# in one worker (--dist loadfile), so module-scoped fixtures such as the CLI's endpoint start once.
+# make test PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 pytest: $(STAMP) $(BROWSER_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 test: lint pytest lint-infra sam-build
 

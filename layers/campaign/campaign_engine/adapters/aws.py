@@ -36,18 +36,38 @@ _CONFIGS = {
 _DEFAULT = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
+_SESSION: dict[str, Any] = {}  # "session": a boto3.Session, "endpoint_url": str | None
+
+
+def use_session(session: Any, endpoint_url: str | None = None) -> None:
+    """Make every adapter's default client from ``session`` (and ``endpoint_url``), not from
+    the process environment: the operator's CLI aims the layer at a stack this way (a profile
+    and region of its own, or the local endpoint). Lambda never calls it."""
+    _CLIENTS.clear()
+    _SESSION.update(session=session, endpoint_url=endpoint_url)
+
+
 def client(service: str) -> Any:
-    """The cached client for ``service`` (or for ``SES_SEND``, SES v2 without SDK retries)."""
+    """The cached client for ``service`` (or for ``SES_SEND``, SES v2 without SDK retries).
+    Adapters take a client of their own too; this is the default they fall back to."""
     found = _CLIENTS.get(service)
     if found is None:
         name = "sesv2" if service == SES_SEND else service
-        found = _CLIENTS[service] = boto3.client(name, config=_CONFIGS.get(service, _DEFAULT))
+        config = _CONFIGS.get(service, _DEFAULT)
+        session = _SESSION.get("session")
+        if session is None:
+            found = boto3.client(name, config=config)
+        else:
+            found = session.client(name, config=config, endpoint_url=_SESSION.get("endpoint_url"))
+        _CLIENTS[service] = found
     return found
 
 
 def reset() -> None:
-    """Forget cached clients (tests and the local stack call this when AWS is re-mocked)."""
+    """Forget cached clients and any session (tests and the local stack call this when AWS is
+    re-mocked)."""
     _CLIENTS.clear()
+    _SESSION.clear()
 
 
 def error_code(exc: Exception) -> str | None:

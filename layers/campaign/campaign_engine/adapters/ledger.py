@@ -45,8 +45,13 @@ def ledger_key(campaign_id: str, occurrence: str, address: str) -> str:
 
 
 class Ledger:
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, dynamodb: Any = None) -> None:
         self.table = table
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or client("dynamodb")
 
     def reserve(
         self,
@@ -107,7 +112,7 @@ class Ledger:
             )
         assert len(items) <= _MAX_TRANSACTION
         try:
-            client("dynamodb").transact_write_items(TransactItems=items)
+            self.dynamodb.transact_write_items(TransactItems=items)
             return None
         except Exception as exc:
             if error_code(exc) != "TransactionCanceledException":
@@ -134,7 +139,7 @@ class Ledger:
                 **values,
             }
             requests.append({"PutRequest": {"Item": to_item(document)}})
-        dynamodb = client("dynamodb")
+        dynamodb = self.dynamodb
         for start in range(0, len(requests), 25):
             chunk = requests[start : start + 25]
             for _attempt in range(8):
@@ -147,7 +152,7 @@ class Ledger:
 
     def get(self, campaign_id: str, occurrence: str, address: str) -> dict[str, Any] | None:
         item = (
-            client("dynamodb")
+            self.dynamodb
             .get_item(
                 TableName=self.table,
                 Key={"pk": {"S": ledger_key(campaign_id, occurrence, address)}},

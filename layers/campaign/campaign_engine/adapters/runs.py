@@ -35,9 +35,15 @@ def now() -> int:
 
 
 class RunStore:
-    def __init__(self, table: str, ttl_days: int = 400) -> None:
+    def __init__(self, table: str, ttl_days: int = 400, dynamodb: Any = None) -> None:
         self.table = table
         self.ttl_seconds = ttl_days * 86400
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        # Resolved on use, not in __init__: a store made before a test re-mocks AWS still works.
+        return self._dynamodb or client("dynamodb")
 
     # Run records -------------------------------------------------------------------------
 
@@ -60,7 +66,7 @@ class RunStore:
         attr_values.update({":running": {"S": ACTIVE}, ":now": {"N": str(timestamp)}})
         sets += ["#s = if_not_exists(#s, :running)", "#started = if_not_exists(#started, :now)"]
         try:
-            response = client("dynamodb").update_item(
+            response = self.dynamodb.update_item(
                 TableName=self.table,
                 Key=run_key(campaign_id, run_id),
                 UpdateExpression="SET " + ", ".join(sets),
@@ -77,7 +83,7 @@ class RunStore:
 
     def get_run(self, campaign_id: str, run_id: str, consistent: bool = True) -> dict[str, Any] | None:
         found = (
-            client("dynamodb")
+            self.dynamodb
             .get_item(TableName=self.table, Key=run_key(campaign_id, run_id), ConsistentRead=consistent)
             .get("Item")
         )
@@ -97,7 +103,7 @@ class RunStore:
             attr_values[":expected"] = {"S": only_if_status}
             kwargs["ConditionExpression"] = "#status = :expected"
         return conditional_write(
-            client("dynamodb").update_item,
+            self.dynamodb.update_item,
             TableName=self.table,
             Key=run_key(campaign_id, run_id),
             UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
@@ -110,7 +116,7 @@ class RunStore:
         """Note that the daily quota ran out (once per wait); later batches then skip."""
         timestamp = now()
         return conditional_write(
-            client("dynamodb").update_item,
+            self.dynamodb.update_item,
             TableName=self.table,
             Key=run_key(campaign_id, run_id),
             UpdateExpression="SET quota_wait = :wait, updated_at = :now",
@@ -128,7 +134,7 @@ class RunStore:
         timestamp = now()
         entry = {"from": since, "to": timestamp, "remaining_at_resume": remaining}
         return conditional_write(
-            client("dynamodb").update_item,
+            self.dynamodb.update_item,
             TableName=self.table,
             Key=run_key(campaign_id, run_id),
             UpdateExpression=(
@@ -151,7 +157,7 @@ class RunStore:
 
     def get_batch(self, run_id: str, batch: int) -> dict[str, Any] | None:
         found = (
-            client("dynamodb")
+            self.dynamodb
             .get_item(TableName=self.table, Key=batch_key(run_id, batch), ConsistentRead=True)
             .get("Item")
         )
@@ -167,10 +173,10 @@ class RunStore:
 
     def put_batch(self, run_id: str, batch: int, record: dict[str, Any]) -> None:
         document = {**record, "updated_at": now(), "expires_at": now() + self.ttl_seconds}
-        client("dynamodb").put_item(TableName=self.table, Item={**batch_key(run_id, batch), **to_item(document)})
+        self.dynamodb.put_item(TableName=self.table, Item={**batch_key(run_id, batch), **to_item(document)})
 
     def iter_batches(self, run_id: str):
-        paginator = client("dynamodb").get_paginator("query")
+        paginator = self.dynamodb.get_paginator("query")
         for page in paginator.paginate(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",

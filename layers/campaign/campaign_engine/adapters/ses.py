@@ -12,13 +12,13 @@ from ..domain.templates import TemplateContent
 from .aws import SES_SEND, client, error_code
 
 
-def get_account() -> dict[str, Any]:
-    return client("sesv2").get_account()
+def get_account(*, sesv2: Any = None) -> dict[str, Any]:
+    return (sesv2 or client("sesv2")).get_account()
 
 
-def ensure_template(name: str, content: TemplateContent) -> str:
+def ensure_template(name: str, content: TemplateContent, *, sesv2: Any = None) -> str:
     """Create or update the SES template when its content changed; returns what it did."""
-    ses = client("sesv2")
+    ses = sesv2 or client("sesv2")
     wanted = content.model_dump(exclude_none=True)
     try:
         current = ses.get_email_template(TemplateName=name)["TemplateContent"]
@@ -33,16 +33,18 @@ def ensure_template(name: str, content: TemplateContent) -> str:
     return "updated"
 
 
-def test_render(name: str, data_json: str) -> str:
-    return client("sesv2").test_render_email_template(TemplateName=name, TemplateData=data_json)["RenderedTemplate"]
+def test_render(name: str, data_json: str, *, sesv2: Any = None) -> str:
+    rendered = (sesv2 or client("sesv2")).test_render_email_template(TemplateName=name, TemplateData=data_json)
+    return str(rendered["RenderedTemplate"])
 
 
-def send_bulk(request: dict[str, Any]) -> SendResult:
+def send_bulk(request: dict[str, Any], *, sesv2: Any = None) -> SendResult:
     """One SendBulkEmail, classified by whether SES can have accepted it. Never raises for an
     SES or transport error: the caller decides per entry from the fate."""
     entries = len(request["BulkEmailEntries"])
     try:
-        response = client(SES_SEND).send_bulk_email(**request)
+        # The default client makes exactly one HTTP request (adapters.aws): an injected one must too.
+        response = (sesv2 or client(SES_SEND)).send_bulk_email(**request)
     except ClientError as exc:
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -61,6 +63,6 @@ def send_bulk(request: dict[str, Any]) -> SendResult:
         return SendResult(CallFate.MAYBE_SENT, code="MalformedReply", message=str(exc))
 
 
-def put_suppressed_destination(address: str, reason: str) -> None:
+def put_suppressed_destination(address: str, reason: str, *, sesv2: Any = None) -> None:
     """Add the address to the SES account-level suppression list (reason BOUNCE or COMPLAINT)."""
-    client("sesv2").put_suppressed_destination(EmailAddress=address, Reason=reason)
+    (sesv2 or client("sesv2")).put_suppressed_destination(EmailAddress=address, Reason=reason)
