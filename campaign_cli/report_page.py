@@ -608,7 +608,7 @@ footer { color: var(--muted); font-size: .8rem; text-align: center; }
 """
 
 
-def render(report: dict, rejects: dict | None = None, *, title: str | None = None) -> str:
+def render(report: Mapping, rejects: dict | None = None, *, title: str | None = None) -> str:
     """The run report as one self-contained HTML page (UTF-8 text).
 
     ``report`` is a run's report.json; ``rejects`` the output of ``summarise_rejects`` for its

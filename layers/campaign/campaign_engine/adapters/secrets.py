@@ -14,7 +14,12 @@ def signing_key(secret_arn: str) -> bytes:
     if _provider is None:
         _provider = parameters.SecretsProvider(boto3_client=client("secretsmanager"))
     # Cached for max_age seconds in a warm Lambda: one Secrets Manager read per 5 minutes.
-    return _provider.get(secret_arn, max_age=300).encode("utf-8")
+    value = _provider.get(secret_arn, max_age=300)
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str) or not value:
+        raise RuntimeError(f"secret {secret_arn} holds no signing key (an empty or non-text value)")
+    return value.encode("utf-8")
 
 
 def reset() -> None:

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 FIRST_LINES = 5
+_NO_LINE = 1 << 62  # sorts reasons without lines after every real line number
 
 Key = tuple[str, str | None, str]  # outcome, field, reason
 
@@ -39,7 +40,7 @@ class RejectsTally:
         """Every (outcome, field, reason), commonest first; on a tie, the one met first in the
         audience file (reasons without lines last)."""
         ranked = sorted(
-            self._counts.items(), key=lambda item: (-item[1], min(self._lines.get(item[0]) or [float("inf")]))
+            self._counts.items(), key=lambda item: (-item[1], min(self._lines.get(item[0]) or [_NO_LINE]))
         )
         return [
             {"outcome": o, "reason": r, "field": f, "count": n, "first_lines": sorted(self._lines.get((o, f, r), []))}
