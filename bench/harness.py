@@ -25,7 +25,8 @@ from .stubs import StubAws
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "bench-bucket"
 CAMPAIGN_ID = "recipe"
-SERVICES = ("s3", "dynamodb", "sesv2", "secretsmanager", "stepfunctions")
+# The adapters' client names: "sesv2-send" is SES v2 for SendBulkEmail (no SDK retries).
+SERVICES = ("s3", "dynamodb", "sesv2", "sesv2-send", "secretsmanager", "stepfunctions")
 # Over the template's Globals environment: names for the stubbed resources, dummy credentials.
 ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -175,7 +176,8 @@ def install(stub: StubAws, *, parameter_validation: bool | None = None) -> None:
         client = aws.client(service)
         if parameter_validation is not None:
             config = aws._CONFIGS.get(service, aws._DEFAULT).merge(Config(parameter_validation=parameter_validation))
-            client = aws._CLIENTS[service] = boto3.client(service, config=config)  # the adapter's cache
+            name = "sesv2" if service == aws.SES_SEND else service
+            client = aws._CLIENTS[service] = boto3.client(name, config=config)  # the adapter's cache
         stub.attach(client)
 
 
