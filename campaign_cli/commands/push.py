@@ -25,6 +25,9 @@ def _files(paths: list[str]) -> list[Path]:
 
 
 def run_push(args: Any, target: Target, out: Out) -> int:
+    # SendBatch may send only through the stack's SenderIdentity: a campaign whose sender it does
+    # not cover would fail on AWS after its run started, so it is refused here, before the upload.
+    sender_identity = target.outputs.get("SenderIdentity")
     results = []
     for path in _files(args.paths):
         if not path.is_file():
@@ -32,7 +35,7 @@ def run_push(args: Any, target: Target, out: Out) -> int:
             return PROBLEMS
         kind = detect_kind(path)
         if kind == "campaign":
-            results.append(validate_campaign(path, None))
+            results.append(validate_campaign(path, None, sender_identity))
         elif kind == "template":
             results.append(validate_template(path))
         else:

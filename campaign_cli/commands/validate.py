@@ -17,6 +17,7 @@ from campaign_engine.domain.errors import CampaignError
 from campaign_engine.domain.outcomes import Outcome
 from campaign_engine.domain.templates import TemplateContent
 from campaign_engine.domain.validation import json_positions, line_of, problems
+from campaign_engine.services.prepare import check_sender_identity
 from pydantic import ValidationError
 
 from ..errors import OK, PROBLEMS
@@ -87,7 +88,9 @@ def _model_problems(text: str, exc: ValidationError, result: Result) -> None:
         result.add(message, line_of(text, positions, loc), where)
 
 
-def validate_campaign(path: Path, templates_dir: Path | None) -> Result:
+def validate_campaign(path: Path, templates_dir: Path | None, sender_identity: str | None = None) -> Result:
+    """``sender_identity``: the stack's SenderIdentity, when known (``--sender-identity``, or the
+    target stack's output): a sender outside it is a problem here, as it is at Prepare."""
     result = Result(str(path), "campaign")
     parsed = _json_document(path, result)
     if parsed is None:
@@ -108,6 +111,12 @@ def validate_campaign(path: Path, templates_dir: Path | None) -> Result:
         return result
     used = sorted(definition.templates_used())
     result.summary = {"campaign_id": campaign_id, "segments": definition.segment_names(), "templates": used}
+    if sender_identity:
+        result.summary["sender_identity"] = sender_identity
+        try:
+            check_sender_identity(definition, sender_identity, where=str(path))
+        except CampaignError as exc:
+            result.add(exc.message, line_of(text, json_positions(text), ("sender", "address")), "sender.address")
     if templates_dir is not None:
         for name in used:
             if not (templates_dir / f"{name}.json").exists():
@@ -165,6 +174,10 @@ def validate_audience(path: Path) -> Result:
 
 
 def run_validate(args: Any, target: Any, out: Out) -> int:
+    # Offline by default; the stack's SenderIdentity output when a target is given, or the flag's.
+    sender_identity = getattr(args, "sender_identity", None)
+    if not sender_identity and target is not None:
+        sender_identity = target.outputs.get("SenderIdentity")
     results = []
     for name in args.files:
         path = Path(name)
@@ -176,7 +189,7 @@ def run_validate(args: Any, target: Any, out: Out) -> int:
         kind = args.kind or detect_kind(path)
         if kind == "campaign":
             templates_dir = Path(args.templates) if args.templates else None
-            results.append(validate_campaign(path, templates_dir))
+            results.append(validate_campaign(path, templates_dir, sender_identity))
         elif kind == "template":
             results.append(validate_template(path))
         else:

@@ -81,8 +81,14 @@ def test_prepare_writes_batches_items_rejects_and_the_run_record(quiet_stack: Lo
         "loyal_customers": "product-promotion",
     }
     assert keys_under(quiet_stack, prefix + "/") == [
-        f"{prefix}/{name}" for name in ("batches.jsonl", "campaign.json", "items.json", "rejects.jsonl")
+        f"{prefix}/{name}"
+        for name in ("batches.jsonl", "campaign.json", "items.json", "rejects.jsonl", "snapshot.json")
     ]
+    # What the run started with, for a retry or a resume: definition, templates, audience bytes.
+    snapshot = quiet_stack.get_json(f"{prefix}/snapshot.json")
+    assert snapshot["definition"]["segments"] == RECIPE["segments"]
+    assert sorted(snapshot["templates"]) == ["product-promotion", "welcome-campaign"]
+    assert snapshot["audience"]["key"] == "incoming/recipe/subscribers.json" and snapshot["audience"]["etag"]
 
     # items.json: one pointer per batch; each byte range is exactly one line of batches.jsonl.
     items = quiet_stack.get_json(output["items_key"])

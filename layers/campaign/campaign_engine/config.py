@@ -17,6 +17,10 @@ class Settings(BaseModel):
     suppression_table: str = Field(alias="SUPPRESSION_TABLE")
     state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
     configuration_set: str | None = Field(default=None, alias="CONFIGURATION_SET")
+    # The stack's SenderIdentity parameter (a domain or an address): SendBatch's policy allows
+    # ses:SendBulkEmail only through identity/<it>, so Prepare refuses a campaign whose sender it
+    # does not cover before anything is sent. Only Prepare has it (template.yaml); unset, no check.
+    sender_identity: str | None = Field(default=None, alias="SENDER_IDENTITY")
     engagement_table: str | None = Field(default=None, alias="ENGAGEMENT_TABLE")
     # Only SendBatch has it (the unsubscribe function's own URL cannot be in the shared Globals).
     unsubscribe_base_url: str | None = Field(default=None, alias="UNSUBSCRIBE_BASE_URL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..domain.errors import CampaignError
@@ -13,6 +14,22 @@ PART_SIZE = 8 * 1024 * 1024  # S3 multipart parts must be >= 5 MiB (but the last
 
 class MissingObject(CampaignError):
     code = "missing_object"
+
+
+class ChangedObject(CampaignError):
+    """The object is no longer the version a run pinned (its ETag differs)."""
+
+    code = "changed_object"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An open object and the identity of the bytes it streams: the ETag always, the version
+    on a versioned bucket. A run pins both so a retry reads the same bytes."""
+
+    body: BinaryIO
+    etag: str | None
+    version_id: str | None
 
 
 def get_bytes(bucket: str, key: str) -> bytes:
@@ -31,6 +48,27 @@ def open_stream(bucket: str, key: str, **kwargs: Any) -> BinaryIO:
         raise
 
 
+def open_object(bucket: str, key: str, *, version_id: str | None = None, if_match: str | None = None) -> StoredObject:
+    """Open an object, optionally one version of it or only if its ETag is still ``if_match``
+    (S3 answers 412 otherwise: :class:`ChangedObject`)."""
+    extra: dict[str, str] = {}
+    if version_id:
+        extra["VersionId"] = version_id
+    if if_match:
+        extra["IfMatch"] = if_match
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key, **extra)
+    except Exception as exc:
+        if error_code(exc) in _MISSING:
+            raise MissingObject("object not found", where=f"s3://{bucket}/{key}") from None
+        if error_code(exc) in ("PreconditionFailed", "412"):
+            raise ChangedObject(
+                f"object changed: its ETag is no longer {if_match}", where=f"s3://{bucket}/{key}"
+            ) from None
+        raise
+    return StoredObject(response["Body"], response.get("ETag"), response.get("VersionId"))
+
+
 def head(bucket: str, key: str) -> dict[str, Any]:
     try:
         return client("s3").head_object(Bucket=bucket, Key=key)
@@ -47,6 +85,19 @@ def get_range(bucket: str, key: str, offset: int, length: int) -> bytes:
 
 def put_json(bucket: str, key: str, document: Any) -> None:
     put_bytes(bucket, key, json.dumps(document, indent=2, default=str).encode("utf-8"), "application/json")
+
+
+def put_json_if_absent(bucket: str, key: str, document: Any) -> bool:
+    """Write the object only when no object has the key (S3 conditional write, If-None-Match: *);
+    False when one already existed, which the caller then reads: the first writer wins."""
+    body = json.dumps(document, indent=2, default=str).encode("utf-8")
+    try:
+        client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*")
+    except Exception as exc:
+        if error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            return False
+        raise
+    return True
 
 
 def put_bytes(bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:

@@ -4,6 +4,12 @@ Every row gets exactly one outcome here (invalid, duplicate, skipped) or is queu
 of at most 50 recipients of one segment. Batches go to ``batches.jsonl``; the Map reads
 ``items.json``, a list of pointers (byte ranges) into it, so no state payload grows with the
 audience and no batch item nears the 256 KiB limit, whatever the row width.
+
+A run keeps what it started with. The first Prepare that finishes writes ``snapshot.json``
+(the definition, the template contents and the audience's ETag and version); a retried
+Prepare, or the Prepare of a resumed run, rebuilds the batches from the snapshot, never from
+the current definition, so batch numbers never shift under batches already sent. Everything
+Prepare writes is keyed by run: running it again rewrites the same objects.
 """
 
 from __future__ import annotations
@@ -11,30 +17,122 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..adapters import ses, storage
+from ..adapters.aws import client
 from ..adapters.runs import ACTIVE, RunStore
 from ..config import Settings
 from ..domain import pacing
 from ..domain.addresses import InvalidAddress, normalise
 from ..domain.audience import read_rows
 from ..domain.campaign import CampaignDefinition
-from ..domain.contracts import BatchItem, PrepareOutput, RunInput, SegmentPlan, SendContext
+from ..domain.contracts import AudienceRef, BatchItem, PrepareOutput, RunInput, SegmentPlan, SendContext
 from ..domain.dedupe import SeenAddresses
-from ..domain.errors import AudienceError, CampaignError, TemplateError
+from ..domain.errors import AudienceError, CampaignError, DefinitionError, TemplateError
+from ..domain.faults import TransientAwsError, error_code, is_transient, transient
 from ..domain.outcomes import Outcome, empty_counts
 from ..domain.sending import MAX_ENTRIES
 from ..domain.templates import TemplateContent, merge_data, missing_variables, parse_template
+from ..domain.validation import describe
 from ..observability import logger
-from .start import load_definition
+from .start import definition_key, load_definition
 
 UNSEGMENTED = "(unsegmented)"
 SAMPLE_UNSUBSCRIBE_URL = "https://unsubscribe.example/sample"
 
 
+# SES answers TestRenderEmailTemplate with BadRequestException when the template does not
+# render the data (a syntax error, a value of the wrong shape): the only answer that is a verdict
+# on the template. Throttles, 5xx and timeouts are transient; anything else (access denied, the
+# template gone) is a fault of the stack, not of the template.
+RENDER_REFUSALS = frozenset({"BadRequestException", "InvalidRenderingParameterException"})
+# SES template names: letters, digits, '_' and '-', fewer than 64 characters.
+PINNED_NAME_ROOM = 64 - len("-run-") - 12 - 1
+
+
 def run_prefix(campaign_id: str, run_id: str) -> str:
     return f"runs/{campaign_id}/{run_id}"
+
+
+def snapshot_key(campaign_id: str, run_id: str) -> str:
+    return f"{run_prefix(campaign_id, run_id)}/snapshot.json"
+
+
+class RunSnapshot(BaseModel):
+    """What a run started with: written once, by the first Prepare that finished, and read by
+    every later Prepare of the run (a Step Functions retry, a resume)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    campaign_id: str
+    run_id: str
+    definition: CampaignDefinition
+    templates: dict[str, TemplateContent]
+    # The audience bytes the batches came from: the version on a versioned bucket, else the ETag.
+    audience: AudienceRef
+    created_at: int
+
+
+def load_snapshot(settings: Settings, campaign_id: str, run_id: str) -> RunSnapshot | None:
+    key = snapshot_key(campaign_id, run_id)
+    try:
+        raw = storage.get_bytes(settings.bucket, key)
+    except storage.MissingObject:
+        return None
+    try:
+        return RunSnapshot.model_validate_json(raw)
+    except ValidationError as exc:
+        raise CampaignError(
+            f"the run's snapshot is not valid: {describe(exc)}", where=f"s3://{settings.bucket}/{key}"
+        ) from None
+
+
+def sender_covered(address: str, identity: str) -> bool:
+    """Whether SES authorises a From address through ``identity``: an address identity covers
+    exactly that address; a domain identity covers every address at the domain and at its
+    subdomains (SES: "when you verify a domain identity, you can send email from any subdomain
+    or email address of the verified domain"). Case-insensitive, as DNS names are."""
+    identity = identity.strip().rstrip(".").casefold()
+    address = address.strip().casefold()
+    if "@" in identity:
+        return address == identity
+    domain = address.rpartition("@")[2].rstrip(".")
+    return domain == identity or domain.endswith("." + identity)
+
+
+def check_sender_identity(definition: CampaignDefinition, identity: str | None, *, where: str) -> None:
+    """DefinitionError when the stack could not send as the campaign's sender.
+
+    SendBatch's policy allows ses:SendBulkEmail only on identity/<SenderIdentity>; SES would
+    answer every batch of another sender with AccessDenied, after the run started. The local
+    stack has no IAM, so without this check it would send what AWS refuses.
+
+    SES authorises a send against the most specific verified identity of the From address: the
+    address's own identity, else its domain's, else a parent domain's (SES: policies on address
+    identities take precedence over their domain's). So a sender at a subdomain, or an address,
+    that the account verified as an identity of its own needs SenderIdentity set to exactly that;
+    Prepare cannot see the account's identities (no ses:GetEmailIdentity), only the parameter.
+    """
+    if not identity or sender_covered(definition.sender.address, identity):
+        return
+    domain = definition.sender.address.rpartition("@")[2]
+    # The sender's domain, not its address: error texts reach the logs, which carry no address.
+    allowed = (
+        "only that one address (an address identity)"
+        if "@" in identity
+        else f"addresses at {identity} and its subdomains"
+    )
+    shown = identity if "@" not in identity else f"an address at {identity.rpartition('@')[2]}"
+    raise DefinitionError(
+        f"the sender (an address at {domain}) is outside this stack's SenderIdentity ({shown}), which allows "
+        f"{allowed}: SendBatch may send only through that identity, so SES would refuse every batch. "
+        "Use a sender the identity covers, or deploy the stack with SenderIdentity set to the sender's domain",
+        where=f"{where}: sender.address",
+    )
 
 
 @dataclass
@@ -50,6 +148,18 @@ class Tally:
 
     def to_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "segments": self.segments, "queued": self.queued}
+
+
+class BatchSink(Protocol):
+    """Where queued recipients go: Prepare's BatchWriter, or the preview's counter."""
+
+    def add(self, segment: str, template: str, recipient: dict[str, Any]) -> None: ...
+
+
+class RejectSink(Protocol):
+    """Where rows that will not be sent go: Prepare's Rejects, or the preview's tally."""
+
+    def add(self, line: int, outcome: Outcome, reason: str, field: str | None = None, email: Any = None) -> None: ...
 
 
 class BatchWriter:
@@ -127,6 +237,7 @@ class Rejects:
 
 
 def load_templates(settings: Settings, definition: CampaignDefinition) -> dict[str, TemplateContent]:
+    """The current template files of the definition's templates (first pass only)."""
     templates = {}
     for name in definition.templates_used():
         key = f"templates/{name}.json"
@@ -137,14 +248,66 @@ def load_templates(settings: Settings, definition: CampaignDefinition) -> dict[s
                 f"unknown template '{name}': no template file", where=f"s3://{settings.bucket}/{key}"
             ) from None
         templates[name] = parse_template(raw, source=f"s3://{settings.bucket}/{key}")
-        action = ses.ensure_template(name, templates[name])
-        logger.info("template ready", extra={"template": name, "action": action})
     return templates
+
+
+def publish_templates(templates: dict[str, TemplateContent]) -> dict[str, str]:
+    """First pass: SES's templates get the files' content; the run sends through their names."""
+    for name, content in templates.items():
+        action = ses.ensure_template(name, content)
+        logger.info("template ready", extra={"template": name, "action": action})
+    return {name: name for name in templates}
+
+
+def pin_templates(templates: dict[str, TemplateContent]) -> dict[str, str]:
+    """Retry or resume: send through SES templates whose content is the snapshot's.
+
+    SES templates are shared by name: another run's Prepare or a ``campaign push`` may have
+    changed (or deleted) one since this run started. Overwriting it with the snapshot would
+    change what that other run, or the team's next run, sends; sending through it would give
+    the rest of this run other content than the recipients already sent got. So a changed
+    template is left alone and this run sends through its own copy of the content it started
+    with, named after that content (``<name>-run-<digest>``, created once and reused by every
+    run that started with the same content).
+    """
+    names = {}
+    for name, content in templates.items():
+        if _ses_template(name) == content:
+            names[name] = name
+            continue
+        pinned = f"{name[:PINNED_NAME_ROOM]}-run-{content.digest()[:12]}"
+        action = ses.ensure_template(pinned, content)
+        logger.warning(
+            "template changed since the run started: sending through a copy of the run's content",
+            extra={"template": name, "copy": pinned, "action": action},
+        )
+        names[name] = pinned
+    return names
+
+
+def _ses_template(name: str) -> TemplateContent | None:
+    """The content SES holds under ``name`` (None when there is none, or it is not one ours)."""
+    # TODO(adapters/ses.py owner): move into the SES adapter as ses.get_template(name).
+    try:
+        current = client("sesv2").get_email_template(TemplateName=name)["TemplateContent"]
+    except Exception as exc:
+        if error_code(exc) == "NotFoundException":
+            return None
+        raise
+    try:
+        return TemplateContent.model_validate({k: v for k, v in current.items() if v})
+    except ValidationError:
+        return None
 
 
 def check_sample(template_name: str, content: TemplateContent, data: dict[str, Any], *, source: str, line: int) -> None:
     """Render one real row through SES before anything is sent: a missing variable would
-    otherwise fail every message silently, after SES accepted it."""
+    otherwise fail every message silently, after SES accepted it.
+
+    Only a verdict on the template is a TemplateError. A throttle, a 5xx or a timeout says
+    nothing about it: TransientAwsError, which Step Functions retries. Any other refusal
+    (AccessDenied, the template missing) is the stack's fault and propagates as it is.
+    """
     missing = missing_variables(content, data)
     if missing:
         raise TemplateError(
@@ -154,6 +317,10 @@ def check_sample(template_name: str, content: TemplateContent, data: dict[str, A
     try:
         ses.test_render(template_name, json.dumps(data, default=str))
     except Exception as exc:
+        if is_transient(exc):
+            raise transient(exc, where=f"test render of template '{template_name}'") from exc
+        if error_code(exc) not in RENDER_REFUSALS:
+            raise
         message = getattr(exc, "response", {}).get("Error", {}).get("Message") or str(exc)
         raise TemplateError(
             f"template '{template_name}' does not render the sample row: {message}", where=f"{source}: line {line}"
@@ -161,6 +328,22 @@ def check_sample(template_name: str, content: TemplateContent, data: dict[str, A
 
 
 def prepare(run: RunInput, settings: Settings) -> PrepareOutput:
+    """One Prepare attempt. Transient AWS failures leave as TransientAwsError, for Step
+    Functions to retry (every output is keyed by run, so a retry redoes the same work)."""
+    try:
+        return _prepare_run(run, settings)
+    except TransientAwsError as exc:
+        logger.warning("transient AWS failure: the task is retried", extra={"error": str(exc)})
+        raise
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        error = transient(exc, where=f"Prepare of run {run.run_id}")
+        logger.warning("transient AWS failure: the task is retried", extra={"error": str(error)})
+        raise error from exc
+
+
+def _prepare_run(run: RunInput, settings: Settings) -> PrepareOutput:
     store = RunStore(settings.runs_table, settings.run_record_ttl_days)
     record = store.start_run(
         run.campaign_id,
@@ -183,25 +366,36 @@ def prepare(run: RunInput, settings: Settings) -> PrepareOutput:
         logger.error("run stopped before sending", extra={"error": exc.to_dict()})
         store.update_run(run.campaign_id, run.run_id, {"error": exc.to_dict()})
         return PrepareOutput(status="FAILED", error=exc.to_dict())
-    store.update_run(
-        run.campaign_id,
-        run.run_id,
-        {
-            "prepare": tally.to_dict(),
-            "breaker": definition.breaker.model_dump(),
-            "batch_count": output.batch_count,
-            "max_concurrency": output.max_concurrency,
-            "worker_rate": output.context.worker_rate if output.context else None,
-        },
-    )
+    values: dict[str, Any] = {
+        "prepare": tally.to_dict(),
+        "batch_count": output.batch_count,
+        "max_concurrency": output.max_concurrency,
+        "worker_rate": output.context.worker_rate if output.context else None,
+    }
+    if record.get("breaker") is None:
+        # Only the first pass sets it: a resume may have replaced it (``resume --breaker``).
+        values["breaker"] = definition.breaker.model_dump()
+    store.update_run(run.campaign_id, run.run_id, values)
     return output
 
 
 def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally, CampaignDefinition]:
-    definition = load_definition(settings, run.campaign_id)
     prefix = run_prefix(run.campaign_id, run.run_id)
+    snapshot = load_snapshot(settings, run.campaign_id, run.run_id)
+    if snapshot is None:
+        # First pass: nothing of this run has been sent, so the current files are what it starts with.
+        definition = load_definition(settings, run.campaign_id)
+        where = f"s3://{settings.bucket}/{definition_key(run.campaign_id)}"
+        check_sender_identity(definition, settings.sender_identity, where=where)
+        templates = load_templates(settings, definition)
+        template_names = publish_templates(templates)
+    else:
+        definition, templates = snapshot.definition, snapshot.templates
+        where = f"s3://{settings.bucket}/{snapshot_key(run.campaign_id, run.run_id)}"
+        check_sender_identity(definition, settings.sender_identity, where=where)
+        template_names = pin_templates(templates)
+        logger.info("run resumed from its snapshot", extra={"snapshot_created_at": snapshot.created_at})
     storage.put_json(settings.bucket, f"{prefix}/campaign.json", definition.model_dump(mode="json", by_alias=True))
-    templates = load_templates(settings, definition)
     account = ses.get_account()
     quota = account.get("SendQuota", {})
     plan = pacing.plan(
@@ -217,18 +411,15 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally, C
             where=f"campaigns/{run.campaign_id}.json: audience_key",
         )
     source = f"s3://{settings.bucket}/{run.audience.key}"
-    extra = {"VersionId": run.audience.version_id} if run.audience.version_id else {}
-    try:
-        stream = storage.open_stream(settings.bucket, run.audience.key, **extra)
-    except storage.MissingObject as exc:
-        raise AudienceError("audience file is missing or unreadable", where=exc.where) from None
+    audience = _open_audience(settings, run.audience, snapshot)
+    stream = audience.body
 
     tally = Tally()
     writer = BatchWriter(settings, prefix)
     rejects = Rejects(settings, prefix)
     started = time.monotonic()
     try:
-        _process_rows(definition, templates, stream, source, tally, writer, rejects)
+        _process_rows(definition, templates, template_names, stream, source, tally, writer, rejects)
         writer.close()
         rejects.close()
     except BaseException:
@@ -241,6 +432,11 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally, C
     )
     if tally.rows == 0:
         raise AudienceError("audience file has no rows", where=source)
+    if snapshot is None:
+        # Written last, once the batches exist: a run that failed before this point sent nothing
+        # and starts afresh from the current files when it is retried (after a fix).
+        pinned = AudienceRef(key=run.audience.key, etag=audience.etag, version_id=audience.version_id)
+        _write_snapshot(settings, run, definition, templates, pinned)
 
     context = SendContext(
         campaign_id=run.campaign_id,
@@ -252,7 +448,7 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally, C
         tags=definition.tags,
         topic=definition.topic,
         segments={
-            name: SegmentPlan(template=tmpl, data=definition.segment_data(name))
+            name: SegmentPlan(template=template_names[tmpl], data=definition.segment_data(name))
             for name, tmpl in definition.segment_templates().items()
         },
         batches_key=writer.batches_key,
@@ -272,14 +468,62 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally, C
     )
 
 
+def _open_audience(settings: Settings, ref: AudienceRef, snapshot: RunSnapshot | None) -> storage.StoredObject:
+    """The audience bytes of this run: on a retry or resume, exactly the ones the snapshot
+    names (its version, else its ETag), so the same rows make the same batches."""
+    pinned = snapshot.audience if snapshot is not None else None
+    try:
+        if pinned is None:
+            return storage.open_object(settings.bucket, ref.key, version_id=ref.version_id)
+        return storage.open_object(
+            settings.bucket,
+            pinned.key,
+            version_id=pinned.version_id,
+            if_match=None if pinned.version_id else pinned.etag,
+        )
+    except storage.ChangedObject as exc:
+        raise AudienceError(
+            "audience file was replaced since the run started; a run keeps the file it started with, so "
+            "upload the new file as a new run",
+            where=exc.where,
+        ) from None
+    except storage.MissingObject as exc:
+        raise AudienceError("audience file is missing or unreadable", where=exc.where) from None
+
+
+def _write_snapshot(
+    settings: Settings,
+    run: RunInput,
+    definition: CampaignDefinition,
+    templates: dict[str, TemplateContent],
+    audience: AudienceRef,
+) -> None:
+    snapshot = RunSnapshot(
+        campaign_id=run.campaign_id,
+        run_id=run.run_id,
+        definition=definition,
+        templates=templates,
+        audience=audience,
+        created_at=int(time.time()),
+    )
+    key = snapshot_key(run.campaign_id, run.run_id)
+    # exclude_unset: the definition as its file said it, without the defaults spelled out.
+    document = snapshot.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    if not storage.put_json_if_absent(settings.bucket, key, document):
+        # Another attempt of this run finished first (it cannot have sent yet: the Map starts
+        # after Prepare). Its snapshot stands; this attempt's batches came from the same files.
+        logger.warning("run snapshot already written by another attempt", extra={"key": key})
+
+
 def _process_rows(
     definition: CampaignDefinition,
     templates: dict[str, TemplateContent],
+    template_names: dict[str, str],
     stream: Any,
     source: str,
     tally: Tally,
-    writer: BatchWriter,
-    rejects: Rejects,
+    writer: BatchSink,
+    rejects: RejectSink,
 ) -> None:
     seen = SeenAddresses()
     sampled: set[str] = set()
@@ -318,7 +562,7 @@ def _process_rows(
         segment, template_name = match
         data = merge_data(segment_data[segment], row.fields, unsubscribe_url=SAMPLE_UNSUBSCRIBE_URL)
         if segment not in sampled:
-            check_sample(template_name, templates[template_name], data, source=source, line=row.line)
+            check_sample(template_names[template_name], templates[template_name], data, source=source, line=row.line)
             sampled.add(segment)
         missing = missing_variables(templates[template_name], data)
         if missing:
@@ -330,4 +574,4 @@ def _process_rows(
             rejects.add(row.line, Outcome.DUPLICATE, "address appears earlier in the file", row.email_field, address)
             continue
         tally.queued[segment] = tally.queued.get(segment, 0) + 1
-        writer.add(segment, template_name, {"email": address, "line": row.line, "data": row.fields})
+        writer.add(segment, template_names[template_name], {"email": address, "line": row.line, "data": row.fields})

@@ -24,7 +24,7 @@ from ..config import Settings
 from ..domain.outcomes import Outcome, empty_counts
 from ..domain.rejects import RejectsTally
 from ..domain.templates import merge_data
-from .prepare import SAMPLE_UNSUBSCRIBE_URL, Tally, _process_rows, load_templates
+from .prepare import SAMPLE_UNSUBSCRIBE_URL, Tally, _process_rows, load_templates, publish_templates
 from .start import load_definition
 
 _LOOKUP = 100  # BatchGetItem's limit, as SendBatch uses it
@@ -110,11 +110,12 @@ class Preview:
 def preview(settings: Settings, campaign_id: str, stream: BinaryIO, source: str) -> Preview:
     definition = load_definition(settings, campaign_id)
     templates = load_templates(settings, definition)
+    template_names = publish_templates(templates)  # SES renders the samples
     tally = Tally()
     suppression = SuppressionList(settings.suppression_table) if settings.suppression_table else None
     writer = _Counted(suppression, definition.topic)
     rejects = _Rejects()
-    _process_rows(definition, templates, stream, source, tally, writer, rejects)
+    _process_rows(definition, templates, template_names, stream, source, tally, writer, rejects)
     writer.close()
 
     segments: dict[str, dict[str, int]] = {}
