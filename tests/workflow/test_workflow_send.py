@@ -162,10 +162,21 @@ def test_a_crash_after_ses_accepted_the_batch_never_sends_twice(recipe_stack, mo
     assert lambdas.REGISTRY.count("SendBatchFunction") == 4  # 3 batches + 1 retry of batch 0
 
 
-def test_an_account_level_error_fails_fast(stack):
+@pytest.fixture
+def unverified_sender_stack():
+    """A stack deployed with SenderIdentity=unverified.example, an identity SES has not verified:
+    Prepare lets the campaign through (its sender is inside the identity), SES refuses it."""
+    from campaign_local.stack import LocalStack
+
+    with LocalStack.start(parameters={"SenderIdentity": "unverified.example"}) as local:
+        yield local
+
+
+def test_an_account_level_error_fails_fast(unverified_sender_stack):
     # The sender's domain is not verified in this account: SES refuses every call.
     import pathlib
 
+    stack = unverified_sender_stack
     root = pathlib.Path(__file__).resolve().parents[2]
     for path in (root / "templates").glob("*.json"):
         stack.put_json(f"templates/{path.stem}.json", json.loads(path.read_text()))

@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as NeverConnected
+from pydantic import ValidationError
 
 from ..domain.sending import CallFate, SendResult, classify_error, parse_results
 from ..domain.templates import TemplateContent
@@ -14,6 +15,21 @@ from .aws import SES_SEND, client, error_code
 
 def get_account(*, sesv2: Any = None) -> dict[str, Any]:
     return (sesv2 or client("sesv2")).get_account()
+
+
+def get_template(name: str, *, sesv2: Any = None) -> TemplateContent | None:
+    """The content SES holds under ``name``: None when there is none, or it is not one of ours
+    (a shape our TemplateContent does not accept)."""
+    try:
+        current = (sesv2 or client("sesv2")).get_email_template(TemplateName=name)["TemplateContent"]
+    except Exception as exc:
+        if error_code(exc) == "NotFoundException":
+            return None
+        raise
+    try:
+        return TemplateContent.model_validate({k: v for k, v in current.items() if v})
+    except ValidationError:
+        return None
 
 
 def ensure_template(name: str, content: TemplateContent, *, sesv2: Any = None) -> str:

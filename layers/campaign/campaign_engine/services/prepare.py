@@ -22,7 +22,6 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..adapters import ses, storage
-from ..adapters.aws import client
 from ..adapters.runs import ACTIVE, RunStore
 from ..config import Settings
 from ..domain import pacing
@@ -272,7 +271,7 @@ def pin_templates(templates: dict[str, TemplateContent]) -> dict[str, str]:
     """
     names = {}
     for name, content in templates.items():
-        if _ses_template(name) == content:
+        if ses.get_template(name) == content:
             names[name] = name
             continue
         pinned = f"{name[:PINNED_NAME_ROOM]}-run-{content.digest()[:12]}"
@@ -283,21 +282,6 @@ def pin_templates(templates: dict[str, TemplateContent]) -> dict[str, str]:
         )
         names[name] = pinned
     return names
-
-
-def _ses_template(name: str) -> TemplateContent | None:
-    """The content SES holds under ``name`` (None when there is none, or it is not one ours)."""
-    # TODO(adapters/ses.py owner): move into the SES adapter as ses.get_template(name).
-    try:
-        current = client("sesv2").get_email_template(TemplateName=name)["TemplateContent"]
-    except Exception as exc:
-        if error_code(exc) == "NotFoundException":
-            return None
-        raise
-    try:
-        return TemplateContent.model_validate({k: v for k, v in current.items() if v})
-    except ValidationError:
-        return None
 
 
 def check_sample(template_name: str, content: TemplateContent, data: dict[str, Any], *, source: str, line: int) -> None:
