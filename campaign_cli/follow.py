@@ -1,31 +1,39 @@
 """Following a run: a progress bar (recipients done of total, rate, ETA, status) until the run
-stops, then its report. Used by ``campaign send`` and ``campaign status --watch``."""
+stops, then its report. Used by ``campaign send``, ``campaign status --watch``, ``resume --follow``
+and ``retry --follow``."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+import campaign_engine.services.control as control
 from campaign_engine.domain.errors import NotFound
-from campaign_engine.services import control
+from campaign_engine.domain.run_record import RunStatus
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .errors import NOT_FOUND, OK, RUN_FAILED, RUN_PAUSED, CliError
 from .output import Out
 
-STATUS_EXIT = {"COMPLETED": OK, "FAILED": RUN_FAILED, "CANCELLED": RUN_FAILED, "PAUSED": RUN_PAUSED}
+STATUS_EXIT = {
+    RunStatus.COMPLETED: OK,
+    RunStatus.FAILED: RUN_FAILED,
+    RunStatus.CANCELLED: RUN_FAILED,
+    RunStatus.PAUSED: RUN_PAUSED,
+}
 
 
 def describe(snapshot: control.Progress | None) -> str:
     if snapshot is None:
         return "starting"
-    if snapshot.status == "RUNNING" and snapshot.total is None:
+    running = snapshot.status is RunStatus.RUNNING
+    if running and snapshot.total is None:
         return "preparing"
     if snapshot.waiting_for_quota:
         return "waiting for daily quota"
-    if snapshot.status == "RUNNING" and snapshot.finished_at is None:
+    if running and snapshot.finished_at is None:
         return "finishing" if snapshot.total == snapshot.done else "sending"
-    return snapshot.status.lower() + (f" ({snapshot.reason})" if snapshot.reason else "")
+    return snapshot.status.value.lower() + (f" ({snapshot.reason})" if snapshot.reason else "")
 
 
 def wait_for(

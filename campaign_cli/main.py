@@ -25,6 +25,7 @@ def _epilog() -> str:
         "  make local-up                                  # the local stack, in another terminal\n"
         "  campaign --local push examples/recipe/campaign.json templates/\n"
         "  campaign --local send recipe examples/recipe/subscribers.json\n"
+        "  campaign --local retry recipe-u-0123456789abcdef0123 --follow   # a FAILED run, again\n"
         "  campaign --stack-name campaign-engine-prod status --campaign recipe --json\n"
     )
 
@@ -89,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("pause", "pause a running run (later batches send nothing until resumed)", runs.run_pause),
         ("resume", "resume a paused run (nobody is sent twice)", runs.run_resume),
         ("cancel", "cancel a running or paused run for good", runs.run_cancel),
+        ("retry", "run a FAILED run again from its upload (nobody already sent is sent again)", runs.run_retry),
+        (
+            "reconcile",
+            "settle a run's unknown recipients from SES's Send events, then rewrite its report",
+            runs.run_reconcile,
+        ),
         ("report", "a run's report; --html writes it as a page", runs.run_report),
     ):
         sub = command(name, help_text, handler)
@@ -98,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--breaker", metavar="JSON", help="new breaker settings, e.g. '{\"bounce_rate\": 0.08}'")
             sub.add_argument("--follow", action="store_true", help="follow the resumed run")
             sub.add_argument("--interval", type=float, default=1.0)
+        if name == "retry":
+            sub.add_argument("--follow", action="store_true", help="follow the retried run until it stops")
+            sub.add_argument("--interval", type=float, default=1.0)
+        if name == "reconcile":
+            sub.add_argument(
+                "--release-unknown",
+                action="store_true",
+                help="also release unknown recipients with no Send event after --older-than hours, for a later run",
+            )
+            sub.add_argument(
+                "--older-than",
+                type=float,
+                default=24.0,
+                metavar="HOURS",
+                help="how long after the send an unknown with no Send event may be released (default 24)",
+            )
         if name == "report":
             sub.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
             sub.add_argument("--refresh", action="store_true", help="recount feedback that arrived since the run ended")
@@ -158,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             "interrupted"
             + (
                 "; the run goes on (campaign status --watch RUN follows it)"
-                if getattr(args, "command", "") in ("send", "status", "resume")
+                if getattr(args, "command", "") in ("send", "status", "resume", "retry")
                 else ""
             )
         )

@@ -39,7 +39,11 @@ class Out:
         self.err.print(text)
 
     def table(
-        self, title: str | None, columns: list[str], rows: list[list[Any]], numeric: set[str] = frozenset()
+        self,
+        title: str | None,
+        columns: list[str],
+        rows: list[list[Any]],
+        numeric: frozenset[str] | set[str] = frozenset(),
     ) -> None:
         if self.as_json:
             return

@@ -107,6 +107,7 @@ const subs = {
   QuotaCheckFunctionArn: acct + "campaign-quota-check",
   BucketName: "campaign-engine-123456789012-us-east-1",
   ChildExecutionType: childType,
+  RunsTableName: "campaign-engine-RunsTable-EXAMPLE",
 };
 const text = fs.readFileSync(src, "utf8").replace(/\$$\{(\w+)\}/g, (match, key) => {
   if (!(key in subs)) {

@@ -1,16 +1,19 @@
-"""``campaign status | pause | resume | cancel | report``: runs, read from the runs table and
-the run's report in S3; pause and cancel through the layer's control service, resume through
-the StartCampaign function (as the breaker's resume is documented)."""
+"""``campaign status | pause | resume | cancel | retry | reconcile | report``: runs, read from the
+runs table and the run's report in S3; pause, cancel and retry through the layer's control
+service, resume through the StartCampaign function (as the breaker's resume is documented),
+reconcile through the layer's reconcile service; Finalize then writes the report again."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from campaign_engine.adapters import storage
 from campaign_engine.domain.errors import NotFound
+from campaign_engine.domain.run_record import RunRecord, RunStatus
 from campaign_engine.services import control
 
 from .. import follow
@@ -47,7 +50,7 @@ def run_status(args: Any, target: Target, out: Out) -> int:
         record = control.find_run(settings, args.run, args.campaign)
         if args.watch:
             snapshot = follow.wait_for(
-                settings, record["campaign_id"], args.run, out, interval=args.interval, show_progress=not out.as_json
+                settings, record.campaign_id, args.run, out, interval=args.interval, show_progress=not out.as_json
             )
         else:
             snapshot = control.progress(settings, record)
@@ -59,21 +62,21 @@ def run_status(args: Any, target: Target, out: Out) -> int:
     ids = [args.campaign] if args.campaign else campaign_ids(target)
     records = control.runs(settings, ids, limit=args.limit)
     if out.as_json:
-        out.document({"runs": records})
+        out.document({"runs": [r.to_store() for r in records]})
         return OK
     rows = []
     for r in records:
-        queued = sum(int(v) for v in ((r.get("prepare") or {}).get("queued") or {}).values())
-        sent = (r.get("counts") or {}).get("sent")
+        queued = sum(int(v) for v in (r.prepare.queued if r.prepare else {}).values())
+        sent = (r.counts or {}).get("sent")
         rows.append(
             [
-                r["run_id"],
-                r.get("status"),
-                r.get("trigger"),
-                when(r.get("started_at")),
+                r.run_id,
+                r.status.value,
+                r.trigger,
+                when(r.started_at),
                 queued or None,
                 sent,
-                (r.get("reason") or "")[:60],
+                (r.reason or "")[:60],
             ]
         )
     if not records:
@@ -91,6 +94,11 @@ def _print_progress(snapshot: control.Progress, out: Out) -> None:
         f"{number(snapshot.batches_planned)}; started {when(snapshot.started_at)}, "
         f"finished {when(snapshot.finished_at)}"
     )
+    if snapshot.finalize_error:
+        out.line(
+            f"[red]Finalize failed ({snapshot.finalize_error}): no report yet; "
+            f"`campaign report --refresh {snapshot.run_id}` writes it[/red]"
+        )
     rows = [[name, snapshot.counts.get(name, 0)] for name in REPORT_OUTCOMES]
     out.table(None, ["outcome", "count"], rows, {"count"})
 
@@ -103,15 +111,15 @@ def run_pause(args: Any, target: Target, out: Out) -> int:
 def run_cancel(args: Any, target: Target, out: Out) -> int:
     record, rewrite = control.cancel(target.settings(), args.run, args.campaign)
     if rewrite:
-        finalize_again(target, record["campaign_id"], args.run)
+        finalize_again(target, record.campaign_id, args.run)
     return _changed(record, out, "cancelled: nothing more is sent; the report counts the rest as not_sent")
 
 
-def _changed(record: dict[str, Any], out: Out, message: str) -> int:
+def _changed(record: RunRecord, out: Out, message: str) -> int:
     if out.as_json:
-        out.document({"run_id": record["run_id"], "status": record.get("status"), "reason": record.get("reason")})
+        out.document({"run_id": record.run_id, "status": record.status.value, "reason": record.reason})
     else:
-        out.line(f"{record['run_id']}: {message}")
+        out.line(f"{record.run_id}: {message}")
     return OK
 
 
@@ -122,7 +130,7 @@ def finalize_again(target: Target, campaign_id: str, run_id: str) -> None:
 
 def run_resume(args: Any, target: Target, out: Out) -> int:
     record = control.find_run(target.settings(), args.run, args.campaign)
-    event: dict[str, Any] = {"action": "resume", "campaign_id": record["campaign_id"], "run_id": args.run}
+    event: dict[str, Any] = {"action": "resume", "campaign_id": record.campaign_id, "run_id": args.run}
     if args.breaker:
         try:
             event["breaker"] = json.loads(args.breaker)
@@ -132,7 +140,7 @@ def run_resume(args: Any, target: Target, out: Out) -> int:
     if args.follow:
         snapshot = follow.wait_for(
             target.settings(),
-            record["campaign_id"],
+            record.campaign_id,
             args.run,
             out,
             interval=args.interval,
@@ -146,11 +154,17 @@ def run_resume(args: Any, target: Target, out: Out) -> int:
     return OK
 
 
-def load_report(target: Target, campaign_id: str, run_id: str) -> dict[str, Any]:
+def load_report(target: Target, campaign_id: str, run_id: str, record: RunRecord | None = None) -> dict[str, Any]:
     key = f"runs/{campaign_id}/{run_id}/report.json"
     try:
         return json.loads(storage.get_bytes(target.bucket, key))
     except storage.MissingObject:
+        if record is not None and record.finalize_error is not None:
+            raise NotFound(
+                f"run {run_id} has no report: Finalize failed ({record.finalize_error.code}); "
+                f"`campaign report --refresh {run_id}` writes it",
+                where=f"s3://{target.bucket}/{key}",
+            ) from None
         raise NotFound(f"run {run_id} has no report yet", where=f"s3://{target.bucket}/{key}") from None
 
 
@@ -162,14 +176,20 @@ def rejects_summary(target: Target, report: dict[str, Any]) -> dict[str, Any] | 
         stream = storage.open_stream(target.bucket, key)
     except storage.MissingObject:
         return None
-    return summarise_rejects(json.loads(line) for line in stream.iter_lines() if line.strip())
+    # botocore's StreamingBody reads lines lazily (a rejects file can be large); BinaryIO's
+    # type does not know its iter_lines.
+    lines = cast(Any, stream).iter_lines()
+    return summarise_rejects(json.loads(line) for line in lines if line.strip())
 
 
 def run_report(args: Any, target: Target, out: Out) -> int:
     record = control.find_run(target.settings(), args.run, args.campaign)
-    if args.refresh:  # the report then has the feedback that arrived since the run ended
-        finalize_again(target, record["campaign_id"], args.run)
-    report = load_report(target, record["campaign_id"], args.run)
+    if args.refresh and record.status is RunStatus.RUNNING:
+        # Finalize invoked now would close the run while its batches are still sending.
+        out.note(f"run {args.run} is still RUNNING: its own Finalize writes the report when it ends")
+    elif args.refresh:  # the report then has the feedback that arrived since the run ended
+        finalize_again(target, record.campaign_id, args.run)
+    report = load_report(target, record.campaign_id, args.run, record)
     rejects = rejects_summary(target, report)
     if args.html:
         path = Path(args.html)
@@ -204,11 +224,18 @@ def print_summary(report: dict[str, Any], out: Out) -> None:
         out.table("Feedback (so far)", ["segment", *names], fb_rows, set(names))
 
 
-def finish(target: Target, snapshot: control.Progress, out: Out) -> int:
-    try:
-        report = load_report(target, snapshot.campaign_id, snapshot.run_id)
-    except NotFound:
-        report = None
+def finish(target: Target, snapshot: control.Progress, out: Out, *, report_wait: float = 10.0) -> int:
+    report = None
+    # Finalize closes the run record a moment before it writes report.json (record first, so a
+    # report never says more than the record): give the report that moment to appear.
+    deadline = time.monotonic() + (0 if snapshot.finalize_error else report_wait)
+    while report is None:
+        try:
+            report = load_report(target, snapshot.campaign_id, snapshot.run_id)
+        except NotFound:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
     if out.as_json:
         out.document({"progress": snapshot.to_dict(), "report": report})
     elif report:
@@ -216,4 +243,69 @@ def finish(target: Target, snapshot: control.Progress, out: Out) -> int:
     code = follow.exit_code(snapshot)
     if code == RUN_FAILED and report and report.get("error"):
         out.note(f"run failed: {report['error'].get('where', '')}: {report['error'].get('message', '')}")
+    if report is None and snapshot.finalize_error:
+        out.note(
+            f"run {snapshot.run_id} has no report: Finalize failed ({snapshot.finalize_error}); "
+            f"`campaign report --refresh {snapshot.run_id}` writes it"
+        )
     return code
+
+
+def run_retry(args: Any, target: Target, out: Out) -> int:
+    """Run a FAILED run again from its upload; nobody already sent is sent again."""
+    settings = target.settings()
+    started = control.retry(settings, args.run, args.campaign)
+    if args.follow:
+        snapshot = follow.wait_for(
+            settings, started.campaign_id, args.run, out, interval=args.interval, show_progress=not out.as_json
+        )
+        return finish(target, snapshot, out)
+    if out.as_json:
+        out.document({"run_id": args.run, "retried": True, **started.model_dump(mode="json")})
+    else:
+        out.line(
+            f"{args.run}: retry {started.retries} started as execution {started.execution_name} "
+            f"(`campaign status --watch {args.run}` follows it)"
+        )
+    return OK
+
+
+def run_reconcile(args: Any, target: Target, out: Out) -> int:
+    """Settle a run's ``unknown`` entries from SES's Send events, optionally release the rest,
+    then have Finalize write the report again with the new counts."""
+    # Imported here: only this command needs it (and it keeps `campaign --help` fast).
+    try:
+        from campaign_engine.services.reconcile import reconcile
+    except ImportError as exc:  # a layer older than this command line
+        raise CliError(f"this installation cannot reconcile runs: {exc}") from None
+
+    if args.older_than <= 0:
+        raise CliError(f"--older-than: must be a positive number of hours, not {args.older_than}")
+    settings = target.settings()
+    record = control.find_run(settings, args.run, args.campaign)
+    window = args.older_than if args.release_unknown else None
+    result = reconcile(settings, record.campaign_id, args.run, window)
+    # A run still RUNNING gets its report from its own execution's Finalize: one invoked now would
+    # close the run while batches are still sending.
+    running = control.find_run(settings, args.run, record.campaign_id).status is RunStatus.RUNNING
+    if not running:
+        finalize_again(target, record.campaign_id, args.run)
+    try:
+        report = load_report(target, record.campaign_id, args.run, record)
+    except NotFound:
+        if not running:
+            raise
+        report = None
+    if out.as_json:
+        out.document({"run_id": args.run, "reconciled": result.model_dump(mode="json"), "report": report})
+        return OK
+    released = f", released {result.released:,} (no Send event after {args.older_than:g} h)" if window else ""
+    out.line(
+        f"{args.run}: confirmed sent {result.confirmed_sent:,} (SES's Send event){released}; "
+        f"still unknown {result.still_unknown:,}"
+    )
+    if report is not None:
+        print_summary(report, out)
+    if running:
+        out.note("the run is still RUNNING: its own Finalize writes the report when it ends")
+    return OK

@@ -75,7 +75,8 @@ def pushed(endpoint):
 
 def test_the_console_script_lists_commands_and_exit_codes():
     done = subprocess.run([str(CAMPAIGN), "--help"], capture_output=True, text=True, check=True)
-    for word in ("validate", "preview", "send", "status", "pause", "resume", "cancel", "report", "suppression", "push"):
+    for word in ("validate", "preview", "send", "status", "pause", "resume", "cancel", "retry", "reconcile", "report",
+                 "suppression", "push"):  # fmt: skip
         assert word in done.stdout
     assert "exit codes" in done.stdout and "RUN" not in done.stdout.split("exit codes")[0][-5:]
 
@@ -263,3 +264,38 @@ def test_a_pinpoint_segment_export_sends_to_its_email_endpoints(endpoint):
     assert (report["rows"], report["sent"], report["duplicate"], report["suppressed"], report["skipped"]) == (
         8, 3, 1, 1, 3,
     )  # fmt: skip
+
+
+def test_retry_runs_a_failed_run_again_without_a_new_upload(endpoint, tmp_path):
+    """A run that failed (its template was never pushed) goes again once the template is there:
+    `campaign retry`, no new upload, and nobody it reached is reached twice."""
+    definition = json.loads((ROOT / "examples/recipe/campaign.json").read_text())
+    definition.update(campaign_id="retried", segments=[], unmatched="default", default_template="retried-welcome")
+    (tmp_path / "retried.json").write_text(json.dumps(definition))
+    campaign(endpoint, "--local", "push", str(tmp_path / "retried.json"))
+    audience = tmp_path / "retried-audience.json"
+    rows = [{"email": f"retried{i}@example.com", "name": f"Reader {i}"} for i in range(60)]
+    audience.write_text(json.dumps(rows))
+
+    failed = local_json(endpoint, "send", "retried", str(audience), check=5)
+    run_id = failed["progress"]["run_id"]
+    assert failed["progress"]["status"] == "FAILED" and "retried-welcome" in failed["report"]["error"]["message"]
+    assert campaign(endpoint, "--local", "retry", run_id, "--campaign", "nope", check=3).stderr.count("no run")
+
+    template = tmp_path / "retried-welcome.json"
+    template.write_text((ROOT / "templates/welcome-campaign.json").read_text())
+    campaign(endpoint, "--local", "push", str(template))
+    retried = local_json(endpoint, "retry", run_id, "--follow", "--interval", "0.3")
+
+    assert retried["progress"]["status"] == "COMPLETED"
+    report = retried["report"]
+    assert report["run_id"] == run_id and report["sent"] == report["rows"] == len(rows) and report["error"] is None
+    assert campaign(endpoint, "--local", "retry", run_id, check=1).stderr.count("only a FAILED run")
+    listed = local_json(endpoint, "status", "--campaign", "retried")["runs"]
+    assert [(r["run_id"], r["status"]) for r in listed] == [(run_id, "COMPLETED")]
+
+    # Reconcile: nothing was unknown, so nothing changes, and the report is written again.
+    reconciled = local_json(endpoint, "reconcile", run_id, "--release-unknown")
+    assert reconciled["reconciled"] == {"confirmed_sent": 0, "released": 0, "still_unknown": 0}
+    assert reconciled["report"]["sent"] == len(rows) and reconciled["report"]["finished_at"] >= report["finished_at"]
+    assert campaign(endpoint, "--local", "reconcile", run_id, "--older-than", "0", check=1).stderr.count("--older-than")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from campaign_engine.adapters.runs import RunStore
 from campaign_engine.domain.errors import AccountLevelError
 from campaign_engine.domain.outcomes import OUTCOMES
+from campaign_engine.services import finalize as finalize_service
 from conftest import load_event
 
 from campaign_local.lambdas import invoke_handler as call
@@ -205,3 +208,30 @@ def test_a_cancel_while_finalize_runs_ends_in_the_report(quiet_stack: LocalStack
     assert (report["status"], report["reason"]) == ("CANCELLED", "cancelled by an operator")
     run = store.get_run("recipe", event["run_id"])
     assert run["status"] == "CANCELLED" and run["finished_at"] == report["finished_at"]
+
+
+def test_finalize_closes_the_record_before_it_writes_the_report(quiet_stack: LocalStack, monkeypatch) -> None:
+    """Finding 6: a Finalize that died between its two writes left report.json COMPLETED next to
+    a record that said RUNNING. The record now goes first: a death in between leaves a closed
+    record and no report, and the retry writes a report that agrees with it."""
+    event = load_event("finalize/after_map.json")
+    prepare_and_send(quiet_stack)
+    store = RunStore(quiet_stack.environment["RUNS_TABLE"])
+
+    def put_fails(bucket: str, key: str, document: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, "PutObject")
+
+    monkeypatch.setattr(finalize_service, "storage", SimpleNamespace(put_json=put_fails))
+    with pytest.raises(ClientError):
+        finalize(event)
+    run = store.get_run("recipe", event["run_id"])
+    assert run["status"] == "COMPLETED" and run["counts"] == counts(sent=3) and run["finished_at"]
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        quiet_stack.get_json(f"runs/recipe/{event['run_id']}/report.json")
+
+    monkeypatch.undo()
+    output = finalize(event)  # Step Functions' retry
+    report = quiet_stack.get_json(output["report_key"])
+    run = store.get_run("recipe", event["run_id"])
+    assert report["status"] == run["status"] == "COMPLETED" and report["sent"] == run["counts"]["sent"] == 3
+    assert report["finished_at"] == run["finished_at"]

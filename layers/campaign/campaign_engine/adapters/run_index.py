@@ -15,7 +15,7 @@ from .dynamo import from_item
 
 RUN_FIELDS = (
     "campaign_id", "run_id", "status", "reason", "trigger", "started_at", "finished_at", "updated_at",
-    "counts", "prepare", "batch_count", "quota_wait", "resumes", "report_key",
+    "counts", "prepare", "batch_count", "quota_wait", "resumes", "report_key", "retries", "finalize_error",
 )  # fmt: skip
 # Several are DynamoDB reserved words (status, trigger, prepare...): name them all.
 _NAMES = {f"#f{index}": name for index, name in enumerate(RUN_FIELDS)}

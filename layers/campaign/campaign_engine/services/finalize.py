@@ -15,17 +15,19 @@ from typing import Any
 from ..adapters import storage
 from ..adapters.runs import ACTIVE, RunStore
 from ..config import Settings
-from ..domain.outcomes import OUTCOMES, add_counts, empty_counts
+from ..domain.outcomes import add_counts, empty_counts
+from ..domain.report import BatchCounts, BatchesSummary, Pacing, RunReport
+from ..domain.run_record import PrepareTally, RunError, RunRecord, RunStatus
 from ..observability import count_outcomes, logger
 from .engagement import feedback as engagement_feedback
-from .prepare import UNSEGMENTED, run_prefix
+from .prepare import run_prefix
 
 
 def _iso(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch else None
 
 
-def _error_from_state(state: dict[str, Any]) -> dict[str, str] | None:
+def _error_from_state(state: dict[str, Any]) -> RunError | None:
     """The Catch of a failed state: {"Error": ..., "Cause": ...}; a Lambda's cause is JSON."""
     caught = state.get("error")
     if not caught:
@@ -36,112 +38,133 @@ def _error_from_state(state: dict[str, Any]) -> dict[str, str] | None:
         cause = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
     except (ValueError, TypeError):
         pass
-    return {"code": caught.get("Error", "States.TaskFailed"), "message": str(cause)[:2000]}
+    return RunError(code=caught.get("Error", "States.TaskFailed"), message=str(cause)[:2000])
 
 
 def build_report(
-    record: dict[str, Any],
-    batches: list[dict[str, Any]],
+    record: RunRecord,
+    batches: list[BatchCounts],
     state: dict[str, Any],
     feedback: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    prepared = record.get("prepare") or {}
-    segments: dict[str, dict[str, int]] = {
-        name: dict(counts) for name, counts in (prepared.get("segments") or {}).items()
-    }
+) -> RunReport:
+    prepared = record.prepare or PrepareTally()
+    segments: dict[str, dict[str, int]] = {name: dict(counts) for name, counts in prepared.segments.items()}
     attempted: dict[str, int] = {}
     for batch in batches:
-        segment = batch.get("segment", UNSEGMENTED)
-        counts = batch.get("counts") or {}
-        segments[segment] = add_counts(segments.get(segment, empty_counts()), counts)
-        attempted[segment] = attempted.get(segment, 0) + sum(counts.values())
-    for segment, queued in (prepared.get("queued") or {}).items():
+        segments[batch.segment] = add_counts(segments.get(batch.segment, empty_counts()), batch.counts)
+        attempted[batch.segment] = attempted.get(batch.segment, 0) + sum(batch.counts.values())
+    for segment, queued in prepared.queued.items():
         missing = queued - attempted.get(segment, 0)
         if missing:
             segments[segment] = add_counts(segments.get(segment, empty_counts()), {"not_sent": missing})
-
-    totals = empty_counts()
-    for counts in segments.values():
-        totals = add_counts(totals, counts)
+    totals = RunReport.totals(segments)
 
     prepare_output = state.get("prepare") or {}
-    error = record.get("error") or prepare_output.get("error") or _error_from_state(state)
-    status = record.get("status", ACTIVE)
-    if status == ACTIVE:
-        status = "FAILED" if error or prepare_output.get("status") == "FAILED" else "COMPLETED"
-    rows = prepared.get("rows", 0)
-    prefix = run_prefix(record["campaign_id"], record["run_id"])
-    report = {
-        "campaign_id": record["campaign_id"],
-        "run_id": record["run_id"],
-        "status": status,
-        "reason": record.get("reason"),
-        "error": error,
-        "trigger": record.get("trigger"),
-        "occurrence": record.get("occurrence"),
-        "audience_key": record.get("audience_key"),
-        "started_at": _iso(record.get("started_at")),
-        "finished_at": datetime.now(UTC).isoformat(),
-        "rows": rows,
+    prepare_error = RunError.model_validate(prepare_output["error"]) if prepare_output.get("error") else None
+    error = record.error or prepare_error or _error_from_state(state)
+    status = record.status
+    if status is RunStatus.RUNNING and error is None and totals["not_sent"]:
+        # Nobody stopped the run, yet rows were never sent: a batch failed on every attempt.
+        # On AWS the Map then fails and its Catch brings the error here; moto's Distributed Map
+        # succeeds whatever its children do. Either way the run did not complete.
+        unfinished = (record.batch_count or 0) - sum(1 for batch in batches if batch.state == "DONE")
+        error = RunError(
+            code="batches_unfinished",
+            message=(
+                f"{totals['not_sent']} queued recipients were never sent: {unfinished} of "
+                f"{record.batch_count or 0} batches did not finish; `campaign retry {record.run_id}` sends them"
+            ),
+        )
+    if status is RunStatus.RUNNING:
+        failed = error is not None or prepare_output.get("status") == "FAILED"
+        status = RunStatus.FAILED if failed else RunStatus.COMPLETED
+    prefix = run_prefix(record.campaign_id, record.run_id)
+    return RunReport(
+        campaign_id=record.campaign_id,
+        run_id=record.run_id,
+        status=status,
+        reason=record.reason,
+        error=error,
+        trigger=record.trigger,
+        occurrence=record.occurrence,
+        audience_key=record.audience_key,
+        started_at=_iso(record.started_at),
+        finished_at=datetime.now(UTC).isoformat(),
+        rows=prepared.rows,
         **totals,
-        "outcomes_total": sum(totals.values()),
-        "segments": {name: segments[name] for name in sorted(segments)},
-        "batches": {"planned": record.get("batch_count", 0), "recorded": len(batches)},
-        "pacing": {"max_concurrency": record.get("max_concurrency"), "worker_rate": record.get("worker_rate")},
-        # Each time the daily SES quota ran out: when the run started waiting and when it went on.
-        "quota_waits": record.get("quota_waits") or [],
-        # What SES has reported so far (events keep arriving after the run: run Finalize again,
-        # with {"campaign_id", "run_id"}, to refresh it).
-        "feedback": feedback,
-        "rejects_key": f"{prefix}/rejects.jsonl" if rows else None,
-        "report_key": f"{prefix}/report.json",
-    }
-    return report
+        outcomes_total=sum(totals.values()),
+        segments={name: segments[name] for name in sorted(segments)},
+        batches=BatchesSummary(planned=record.batch_count or 0, recorded=len(batches)),
+        pacing=Pacing(max_concurrency=record.max_concurrency, worker_rate=record.worker_rate),
+        quota_waits=record.quota_waits,
+        feedback=feedback,
+        rejects_key=f"{prefix}/rejects.jsonl" if prepared.rows else None,
+        report_key=f"{prefix}/report.json",
+    )
 
 
-def _run_values(report: dict[str, Any]) -> dict[str, Any]:
+def _run_values(report: RunReport, record: RunRecord) -> dict[str, Any]:
     """What the run record keeps of its report."""
-    values = {
-        "counts": {name: report[name] for name in OUTCOMES},
-        "segments": report["segments"],
-        "finished_at": report["finished_at"],
-        "report_key": report["report_key"],
+    values: dict[str, Any] = {
+        "counts": report.counts,
+        "segments": report.segments,
+        "finished_at": report.finished_at,
+        "report_key": report.report_key,
     }
-    if report["error"]:
-        values["error"] = report["error"]
+    if report.error:
+        values["error"] = report.error.model_dump(mode="json", exclude_none=True)
+    if record.finalize_error is not None:  # an earlier Finalize failed; this one did not
+        values["finalize_error"] = None
     return values
 
 
+def _read_record(store: RunStore, campaign_id: str, run_id: str) -> RunRecord | None:
+    found = store.get_run(campaign_id, run_id)
+    return RunRecord.model_validate(found) if found else None
+
+
 def finalize(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Close the run record, then write report.json from the same report.
+
+    The record goes first: a Finalize that dies between the two writes leaves a closed record
+    and no report (a retry, or `campaign report --refresh`, writes it), never a report that
+    says COMPLETED next to a record that says RUNNING. When every attempt fails, the state
+    machine's last resort (MarkRunFailed) closes a record still RUNNING.
+    """
     campaign_id, run_id = state["campaign_id"], state["run_id"]
     store = RunStore(settings.runs_table, settings.run_record_ttl_days)
-    record = store.get_run(campaign_id, run_id) or {"campaign_id": campaign_id, "run_id": run_id}
-    batches, feedback = list(store.iter_batches(run_id)), engagement_feedback(settings, run_id)
+    found = store.get_run(campaign_id, run_id)
+    # No status: Prepare failed before it could create the run record.
+    exists = bool(found and found.get("status"))
+    record = RunRecord.model_validate(found) if found else RunRecord(campaign_id=campaign_id, run_id=run_id)
+    batches = [BatchCounts.model_validate(batch) for batch in store.iter_batches(run_id)]
+    feedback = engagement_feedback(settings, run_id)
     report = build_report(record, batches, state, feedback)
-    storage.put_json(settings.bucket, report["report_key"], report)
-    values = _run_values(report)
-    if record.get("status") == ACTIVE:
-        store.update_run(campaign_id, run_id, {**values, "status": report["status"]}, only_if_status=ACTIVE)
-    elif "status" not in record:  # Prepare failed before it could create the run record
+    values = _run_values(report, record)
+    if record.active and exists:
+        store.update_run(campaign_id, run_id, {**values, "status": report.status.value}, only_if_status=ACTIVE)
+    elif not exists:
         store.update_run(
-            campaign_id, run_id, {**values, "status": report["status"], "campaign_id": campaign_id, "run_id": run_id}
+            campaign_id,
+            run_id,
+            {**values, "status": report.status.value, "campaign_id": campaign_id, "run_id": run_id},
         )
     else:  # a stopped run (FAILED, CANCELLED, PAUSED) keeps its status and reason
         store.update_run(campaign_id, run_id, values)
-    latest = store.get_run(campaign_id, run_id) or record
-    if latest.get("status") not in (ACTIVE, report["status"]):
+    latest = _read_record(store, campaign_id, run_id) or record
+    if latest.status not in (RunStatus.RUNNING, report.status):
         # An operator paused or cancelled the run while this ran (after the read above): the
         # report follows the run's status. A stop after this read finds finished_at set, and
         # whoever stopped the run has Finalize write the report again (services.control).
         report = build_report(latest, batches, state, feedback)
-        storage.put_json(settings.bucket, report["report_key"], report)
-        values = _run_values(report)
+        values = _run_values(report, latest)
         store.update_run(campaign_id, run_id, values)
-    counts = values["counts"]
+    storage.put_json(settings.bucket, report.report_key, report.to_json())
+    counts = report.counts
     count_outcomes(campaign_id, counts)
-    logger.info("run finished", extra={"status": report["status"], "rows": report["rows"], "counts": counts})
-    if report["rows"] != report["outcomes_total"] and report["rows"]:
+    logger.info("run finished", extra={"status": report.status.value, "rows": report.rows, "counts": counts})
+    if not report.adds_up:
         logger.error(
-            "outcomes do not add up to the rows", extra={"rows": report["rows"], "outcomes": report["outcomes_total"]}
+            "outcomes do not add up to the rows", extra={"rows": report.rows, "outcomes": report.outcomes_total}
         )
-    return {"status": report["status"], "report_key": report["report_key"], "rows": report["rows"], "counts": counts}
+    return {"status": report.status.value, "report_key": report.report_key, "rows": report.rows, "counts": counts}
