@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..domain.entries import BatchRecord
+from ..domain.entries import OUTCOME_OF, BatchRecord, EntryState
 from .aws import client, error_code
 from .dynamo import conditional_write, from_item, to_item, to_value
 
@@ -174,6 +174,41 @@ class RunStore:
     def put_batch(self, run_id: str, batch: int, record: dict[str, Any]) -> None:
         document = {**record, "updated_at": now(), "expires_at": now() + self.ttl_seconds}
         self.dynamodb.put_item(TableName=self.table, Item={**batch_key(run_id, batch), **to_item(document)})
+
+    def move_entries(
+        self, run_id: str, batch: int, entries: list[str], transition: tuple[EntryState, EntryState]
+    ) -> bool:
+        """Move ``entries`` of a batch record from one state to another in one conditional write
+        that touches nothing else (no read-modify-write of the whole record, so it can never
+        undo a concurrent SendBatch's results); the record's counts follow. False, and nothing
+        written, unless every entry is still in the first state."""
+        if not entries:
+            return True
+        source, target = transition
+        names = {"#e": "entries", "#c": "counts", "#from": OUTCOME_OF[source].value, "#to": OUTCOME_OF[target].value}
+        sets, conditions = [], []
+        for index, entry in enumerate(entries):
+            names[f"#h{index}"] = entry
+            sets.append(f"#e.#h{index} = :target")
+            conditions.append(f"#e.#h{index} = :source")
+        if OUTCOME_OF[source] != OUTCOME_OF[target]:
+            sets += ["#c.#from = #c.#from - :n", "#c.#to = #c.#to + :n"]
+        else:
+            del names["#from"], names["#to"], names["#c"]
+        return conditional_write(
+            self.dynamodb.update_item,
+            TableName=self.table,
+            Key=batch_key(run_id, batch),
+            UpdateExpression="SET " + ", ".join([*sets, "updated_at = :now"]),
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":source": {"S": source.value},
+                ":target": {"S": target.value},
+                ":n": {"N": str(len(entries))},
+                ":now": {"N": str(now())},
+            },
+        )
 
     def iter_batches(self, run_id: str):
         paginator = self.dynamodb.get_paginator("query")

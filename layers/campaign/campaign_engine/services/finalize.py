@@ -21,6 +21,7 @@ from ..domain.run_record import PrepareTally, RunError, RunRecord, RunStatus
 from ..observability import count_outcomes, logger
 from .engagement import feedback as engagement_feedback
 from .prepare import run_prefix
+from .reconcile import reconcile
 
 
 def _iso(epoch: int | None) -> str | None:
@@ -138,6 +139,10 @@ def finalize(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     exists = bool(found and found.get("status"))
     record = RunRecord.model_validate(found) if found else RunRecord(campaign_id=campaign_id, run_id=run_id)
     batches = [BatchCounts.model_validate(batch) for batch in store.iter_batches(run_id)]
+    unknowns = exists and settings.engagement_table and any(batch.counts.get("unknown") for batch in batches)
+    # SES's Send events prove which unknown entries it accepted: the report says sent for them.
+    if unknowns and reconcile(settings, campaign_id, run_id, closing=True).confirmed_sent:
+        batches = [BatchCounts.model_validate(batch) for batch in store.iter_batches(run_id)]
     feedback = engagement_feedback(settings, run_id)
     report = build_report(record, batches, state, feedback)
     values = _run_values(report, record)

@@ -12,8 +12,11 @@ address hash (``EngagementStore.send_evidence``). So:
   ledger reservation is freed so a later run may send it. Never automatically: a release is
   a judgement that the message was not sent, and a wrong one sends it twice.
 
-A release frees the ledger first, then writes the batch record: a crash between leaves the
-entry UNKNOWN (the report still says so) and running reconcile again completes it.
+Each change is one conditional write of just the entries it moves (``RunStore.move_entries``):
+it cannot undo anything a SendBatch wrote meanwhile. A release frees the ledger first, then moves
+the entries: a crash between leaves them UNKNOWN (the report still says so) and running reconcile
+again completes it. Operators reconcile a run that has stopped; Finalize does it while closing one
+(``closing``), after its batches have ended.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def reconcile(
     release_unknown_older_than_hours: float | None = None,
     *,
     now: float | None = None,
+    closing: bool = False,
 ) -> ReconcileResult:
     """Confirm UNKNOWN entries that have a Send event; with ``release_unknown_older_than_hours``
     also release those without one whose batch was last written longer ago than that."""
@@ -88,9 +92,9 @@ def reconcile(
     if run is None:
         raise NotFound(f"no run {run_id} of campaign {campaign_id}", where="run_id")
     releasing = release_unknown_older_than_hours is not None
-    if releasing and run.get("status") == ACTIVE:
+    if run.get("status") == ACTIVE and not closing:
         raise RunStateError(
-            f"run {run_id} is still RUNNING: unknown entries can be released only once it has stopped",
+            f"run {run_id} is still RUNNING: reconcile it once it has stopped (its report is reconciled as it ends)",
             where="run_id",
         )
     evidence = EngagementStore(settings.engagement_table)
@@ -105,11 +109,13 @@ def reconcile(
         if not unknown:
             continue
         number = _batch_number(document)
-        found = evidence.send_evidence(run_id, unknown)
+        found = list(evidence.send_evidence(run_id, unknown))
         if found:
-            record.confirmed(found)
-            store.save_batch(run_id, number, record)
-            result.confirmed_sent += len(found)
+            record.confirmed(found)  # checks the transition; the write below makes it
+            if store.move_entries(run_id, number, found, (EntryState.UNKNOWN, EntryState.SENT)):
+                result.confirmed_sent += len(found)
+            else:
+                found = []  # the record changed meanwhile: left for the next reconcile
         rest = [h for h in unknown if h not in found]
         if releasing and rest and float(document.get("updated_at", clock)) <= cutoff:
             to_release[number] = set(rest)
@@ -153,6 +159,18 @@ def _release(
             },
         )
         records[number].release_unknown(addresses.keys())
-        store.save_batch(run_id, number, records[number])
-        released += len(addresses)
+        if store.move_entries(run_id, number, list(addresses), (EntryState.UNKNOWN, EntryState.RELEASED)):
+            released += len(addresses)
+            continue
+        # Another reconcile moved them first (a Send event turned up): hold them again, so no
+        # later run takes an address this one may have sent to.
+        ledger.reserve(
+            campaign_id=campaign_id,
+            occurrence=occurrence,
+            run_id=run_id,
+            batch=number,
+            addresses=list(addresses.values()),
+            expires_at=expires_at,
+        )
+        still_unknown += len(addresses)
     return released, still_unknown
