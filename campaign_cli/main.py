@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("files", nargs="+", metavar="FILE")
     sub.add_argument("--kind", choices=validate.KINDS, help="what the files are (default: detected)")
     sub.add_argument("--templates", metavar="DIR", help="check that a definition's templates exist here")
+    sub.add_argument(
+        "--sender-identity",
+        metavar="IDENTITY",
+        help="the stack's SenderIdentity (a domain or an address): report a campaign whose sender it does not "
+        "cover (default: the stack's, when --local or --stack-name is given)",
+    )
 
     sub = command("push", "upload campaign definitions and templates (validated first)", push.run_push)
     sub.add_argument("paths", nargs="+", metavar="FILE|DIR")
@@ -160,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         target = None
-        if not args.offline:
+        # validate works offline; given a stack explicitly, it also checks against the stack's identity.
+        if not args.offline or (args.command == "validate" and (args.local or args.stack_name)):
             target = connect(local=args.local, stack_name=args.stack_name, region=args.region, profile=args.profile)
         return args.handler(args, target, out)
     except CliError as exc:

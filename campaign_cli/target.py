@@ -2,9 +2,9 @@
 local endpoint that ``make local-up`` runs (the same outputs, served by moto).
 
 Either way the resources are found the same way, ``DescribeStacks``, and the layer's own
-adapters then run against them: the environment variables they read (``BUCKET_NAME``, ...)
-and boto3's (``AWS_ENDPOINT_URL``, credentials, region) are set here, once, before any
-client is made.
+adapters then run against them: their settings come from the stack's outputs, and their
+clients from one boto3 session (profile, region; for the local endpoint its address and dummy
+credentials) handed to ``adapters.aws.use_session``. The process environment is not touched.
 """
 
 from __future__ import annotations
@@ -82,6 +82,17 @@ class Target:
         return client(service)
 
 
+def session_for(*, endpoint_url: str | None, region: str | None, profile: str | None) -> Any:
+    """The boto3 session every client of this command is made from."""
+    if endpoint_url is not None:
+        return boto3.session.Session(
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=region or "us-east-1",
+        )
+    return boto3.session.Session(profile_name=profile, region_name=region)
+
+
 def quiet_layer() -> None:
     """The layer logs JSON for CloudWatch and traces for X-Ray: neither belongs in an operator's
     terminal. Called before anything imports ``campaign_engine.observability``."""
@@ -113,37 +124,34 @@ def local_state(path: Path | None = None) -> dict[str, Any]:
 
 
 def connect(*, local: bool, stack_name: str | None, region: str | None, profile: str | None) -> Target:
-    """Set up boto3 for the target and read the stack's outputs."""
+    """Aim the layer's clients at the target and read the stack's outputs."""
     endpoint_url = None
     if local:
         state = local_state()
         endpoint_url = state["endpoint_url"]
         stack_name = stack_name or state["stack_name"]
         region = state.get("region", "us-east-1")
-        os.environ.update(LOCAL_CREDENTIALS)
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     else:
         stack_name = stack_name or default_stack_name()
         if not stack_name:
             raise CliError("no stack name: pass --stack-name or set stack_name in samconfig.toml", NOT_FOUND)
-        if profile:
-            os.environ["AWS_PROFILE"] = profile
-    if region:
-        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region
+    from botocore.exceptions import ProfileNotFound
     from campaign_engine.adapters import aws
 
-    aws.reset()
     try:
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        session = session_for(endpoint_url=endpoint_url, region=region, profile=profile)
+    except ProfileNotFound as exc:
+        raise CliError(str(exc), AWS) from None
+    aws.use_session(session, endpoint_url)
+    try:
+        stacks = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
         if "does not exist" in str(exc):
-            where = f"the local endpoint {endpoint_url}" if local else f"region {boto3.session.Session().region_name}"
+            where = f"the local endpoint {endpoint_url}" if local else f"region {session.region_name}"
             raise CliError(f"stack {stack_name} does not exist in {where}", NOT_FOUND) from None
         raise
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    return Target(stack_name=stack_name, region=region, outputs=outputs, endpoint_url=endpoint_url)
+    return Target(stack_name=stack_name, region=session.region_name, outputs=outputs, endpoint_url=endpoint_url)
 
 
 def aws_error(exc: Exception) -> CliError:

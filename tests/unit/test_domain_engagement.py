@@ -1,4 +1,5 @@
-"""Engagement counters move only for events new to their recipient, whatever the order."""
+"""Engagement counters are the claims of each message item: one per contribution, first come,
+so they move only for events new to their recipient, whatever the order."""
 
 from __future__ import annotations
 
@@ -21,14 +22,12 @@ def event(kind, at, **extra) -> SesEvent:
 
 
 def replay(events) -> dict[str, int]:
-    """Fold events through `increments` as the message item's sets would see them."""
-    sets: dict[str, set[str]] = {}
-    total: dict[str, int] = {}
+    """Fold events into one message item's claims (``if_not_exists``: the first one stays)."""
+    item: dict[str, engagement.Claim] = {}
     for e in events:
-        seen = sets.setdefault(e.kind, set())
-        total = engagement.add(total, engagement.increments(e, seen))
-        seen.add(engagement.value_of(e))
-    return total
+        for claim in engagement.claims(e):
+            item.setdefault(claim.name, claim)
+    return engagement.count_claims(item.values())
 
 
 OPEN_1 = event("open", "2026-01-01T10:00:00.000Z")
@@ -57,8 +56,19 @@ def test_any_order_and_repeats_give_the_same_counts():
     assert expected["bounce"] == 1 and expected["hard_bounce"] == 1
 
 
-def test_a_repeat_has_no_increments():
-    assert engagement.increments(OPEN_1, {engagement.value_of(OPEN_1)}) == {}
+def test_a_repeat_claims_nothing_new():
+    assert replay([OPEN_1, OPEN_1]) == replay([OPEN_1]) == {"open": 1, "unique_open": 1}
+    assert {c.name for c in engagement.claims(OPEN_1)} == {c.name for c in engagement.claims(OPEN_1)}
+    assert engagement.claims(OPEN_1)[0].name != engagement.claims(OPEN_2)[0].name  # distinct opens
+
+
+def test_sends_are_claimed_per_message_id():
+    other = SesEvent(**{**event("send", "2026-01-01T09:00:00.000Z").__dict__, "message_id": "m-2"})
+    assert replay([event("send", "2026-01-01T09:00:00.000Z"), other]) == {"send": 2}
+
+
+def test_tokens_are_distinct():
+    assert len({engagement.new_token() for _ in range(1000)}) == 1000
 
 
 def test_shards_spread_messages_and_are_stable():

@@ -91,3 +91,16 @@ def test_hand_written_records_without_status_suppress(status):
     if status:
         record["status"] = status
     assert applies(record, None)
+
+
+def test_soft_bounces_suppress_to_the_same_record_in_any_order():
+    """The record names the earliest and latest soft bounce once they add up, not the one that
+    happened to complete the count (which would depend on SNS's delivery order)."""
+    soft = [fact(SOFT_BOUNCE, f"2026-02-0{day}T00:00:00.000Z", f"s{day}") for day in (1, 3, 5, 6)]
+    records = {repr(sorted(fold(order).items())) for order in itertools.permutations(soft)}
+    assert len(records) == 1
+    record = fold(soft)
+    assert record["first"]["event"] == "s1" and record["last"]["event"] == "s6"
+    assert record["reason"] == SOFT_BOUNCE and record["first_at"] == "2026-02-01T00:00:00.000Z"
+    legacy = {**fold(soft[:2]), "soft_bounces": ["2026-02-01T00:00:00.000Z|s1", "2026-02-03T00:00:00.000Z|s3"]}
+    assert merge(legacy, soft[2], ADDRESS, POLICY)["first"]["event"] == "s1"  # entries of older versions

@@ -55,3 +55,16 @@ def conditional_write(operation: Callable[..., Any], **request: Any) -> bool:
             return False
         raise
     return True
+
+
+def refused(exc: BaseException) -> bool:
+    """True when DynamoDB answered ``exc`` with a 4xx to the only attempt: the request took no
+    effect (a validation error, a failed condition, a throttle). Anything else may have taken
+    effect without our knowing: a 5xx, a timeout, a lost connection, a crash, and also a 4xx
+    after SDK retries (an earlier attempt may have landed and lost its reply)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return False
+    metadata = response.get("ResponseMetadata", {})
+    status = metadata.get("HTTPStatusCode")
+    return isinstance(status, int) and 400 <= status < 500 and not metadata.get("RetryAttempts")

@@ -1,41 +1,101 @@
 """The engagement table (see ``domain.engagement``).
 
-message item      pk=MSG#<message_id>   sk=TO#<address>        ev_<kind> string sets, attribution
-run counters      pk=RUN#<run_id>       sk=SEG#<segment>#<nn>   one item per segment and shard
-run unsubscribes  pk=RUN#<run_id>       sk=UNSUB#<address hash> counted once per run and address
-last engagement   pk=ADDR#<address>     sk=LAST                 latest open or click, for segmentation
+message item      pk=MSG#<message_id>    sk=TO#<address>         ev_<kind> string sets, claims, attribution
+send item         pk=SEND#<run_id>       sk=<address hash>       the Send event of a run's message to an
+                                                                 address: ev_send, message_ids, claims
+commit record     pk=BATCH#<token>       sk=STATUS               COMMITTED or ABORTED (``BatchStatus``)
+run counters      pk=RUN#<run_id>        sk=SEG#<segment>#<nn>   one item per segment and shard
+run unsubscribes  pk=RUN#<run_id>        sk=UNSUB#<address hash> counted once per run and address
+last engagement   pk=ADDR#<address>      sk=LAST                 latest open or click, for segmentation
+
+The Send event is keyed by run and address hash, not by message, so the send path can ask
+which of a run's addresses SES accepted (``send_evidence``) with key lookups, at no extra
+write: it is the one write the Send event makes anyway.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import random
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from ..domain.addresses import address_hash
-from ..domain.engagement import attribute, is_counter, sum_counts
-from .aws import client
+from ..domain.engagement import BatchStatus, Claim, is_counter, sum_counts
+from .aws import client, error_code
 from .dynamo import conditional_write, from_item
+
+BATCH_GET_KEYS = 100  # BatchGetItem takes 100 keys
+MAX_ATTEMPTS = 8  # of a transaction that conflicts with another one on a counter item
+
+
+class ItemKey(NamedTuple):
+    pk: str
+    sk: str
+
+    def dynamo(self) -> dict[str, Any]:
+        return {"pk": {"S": self.pk}, "sk": {"S": self.sk}}
+
+
+class CounterItem(NamedTuple):
+    run_id: str
+    segment: str
+    shard: int
+
+
+class Aborted(RuntimeError):
+    """This invocation's token was aborted by another one (which took its claims over): it
+    must not count anything, and its whole batch goes back to the queue."""
+
+
+def message_key(message_id: str, address: str) -> ItemKey:
+    return ItemKey(f"MSG#{message_id}", f"TO#{address}")
+
+
+def send_key(run_id: str, hashed_address: str) -> ItemKey:
+    return ItemKey(f"SEND#{run_id}", hashed_address)
+
+
+def _status_key(token: str) -> ItemKey:
+    return ItemKey(f"BATCH#{token}", "STATUS")
 
 
 class EngagementStore:
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, dynamodb: Any = None) -> None:
         self.table = table
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb if self._dynamodb is not None else client("dynamodb")
+
+    # -- events ------------------------------------------------------------------------------
 
     def record_event(
         self,
-        message_id: str,
-        address: str,
+        key: ItemKey,
         kind: str,
         value: str,
-        attribution: dict[str, str],
+        attribution: Mapping[str, str],
         expires_at: int | None,
+        claims: Sequence[Claim],
+        token: str,
+        message_id: str | None = None,
     ) -> dict[str, Any]:
-        """Add ``value`` to the recipient's set for ``kind``; returns the item as it was before.
+        """Add ``value`` to the item's set for ``kind`` and each claim this item does not have
+        yet, owned by ``token``; returns the item as it was before.
 
-        One small expression on purpose: this write happens once per event and recipient.
+        One write per event and recipient on purpose: the claims ride on the write that records
+        the event, so recording and claiming cannot be torn apart by a crash.
         """
-        names = {"#ev": attribute(kind)}
+        names = {"#ev": f"ev_{kind}"}
         values: dict[str, Any] = {":v": {"SS": [value]}}
+        adds = ["#ev :v"]
         sets = []
+        if message_id is not None:
+            names["#mid"] = "message_ids"
+            values[":mid"] = {"SS": [message_id]}
+            adds.append("#mid :mid")
         if attribution:
             names["#at"] = "attribution"
             values[":at"] = {"M": {name: {"S": text} for name, text in sorted(attribution.items())}}
@@ -44,51 +104,144 @@ class EngagementStore:
             names["#ttl"] = "expires_at"
             values[":ttl"] = {"N": str(expires_at)}
             sets.append("#ttl = :ttl")
-        response = client("dynamodb").update_item(
+        if claims:
+            values[":tok"] = {"S": token}
+            for index, claim in enumerate(claims):
+                names[f"#c{index}"] = claim.name
+                sets.append(f"#c{index} = if_not_exists(#c{index}, :tok)")
+        response = self.dynamodb.update_item(
             TableName=self.table,
-            Key={"pk": {"S": f"MSG#{message_id}"}, "sk": {"S": f"TO#{address}"}},
-            UpdateExpression="ADD #ev :v" + (" SET " + ", ".join(sets) if sets else ""),
+            Key=key.dynamo(),
+            UpdateExpression="ADD " + ", ".join(adds) + (" SET " + ", ".join(sets) if sets else ""),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_OLD",
         )
         return from_item(response.get("Attributes") or {})
 
-    def message(self, message_id: str, address: str) -> dict[str, Any] | None:
-        item = (
-            client("dynamodb")
-            .get_item(
-                TableName=self.table,
-                Key={"pk": {"S": f"MSG#{message_id}"}, "sk": {"S": f"TO#{address}"}},
-                ConsistentRead=True,
-            )
-            .get("Item")
+    def take_over(self, key: ItemKey, claim: str, owner: str, token: str) -> bool:
+        """Move ``claim`` from the aborted ``owner`` to ``token``; False when someone else
+        already did (that invocation then holds an unacknowledged copy of the event)."""
+        moved = conditional_write(
+            self.dynamodb.update_item,
+            TableName=self.table,
+            Key=key.dynamo(),
+            UpdateExpression="SET #c = :tok",
+            ConditionExpression="#c = :owner",
+            ExpressionAttributeNames={"#c": claim},
+            ExpressionAttributeValues={":tok": {"S": token}, ":owner": {"S": owner}},
         )
+        if moved:
+            return True
+        # An SDK retry of a write that landed (its reply lost) fails the condition on our own
+        # token: the claim is ours all the same.
+        return (self._get(key) or {}).get(claim) == token
+
+    def message(self, message_id: str, address: str) -> dict[str, Any] | None:
+        return self._get(message_key(message_id, address))
+
+    def send_item(self, run_id: str, hashed_address: str) -> dict[str, Any] | None:
+        return self._get(send_key(run_id, hashed_address))
+
+    def _get(self, key: ItemKey) -> dict[str, Any] | None:
+        item = self.dynamodb.get_item(TableName=self.table, Key=key.dynamo(), ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
-    def add_counts(self, run_id: str, campaign_id: str, segment: str, shard: int, counts: dict[str, int]) -> None:
+    # -- the two-step commit -----------------------------------------------------------------
+
+    def status(self, token: str) -> BatchStatus | None:
+        item = self._get(_status_key(token))
+        return BatchStatus(item["status"]) if item else None
+
+    def abort(self, token: str, expires_at: int) -> BatchStatus:
+        """Make ``token`` unable to commit, unless it already did; returns its final status."""
+        written = conditional_write(
+            self.dynamodb.put_item,
+            TableName=self.table,
+            Item=self._status_item(token, BatchStatus.ABORTED, expires_at),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        if written:
+            return BatchStatus.ABORTED
+        found = self.status(token)
+        if found is None:  # only a deleted record could do this: nothing to build on
+            raise RuntimeError(f"engagement commit record of {token} vanished while aborting it")
+        return found
+
+    def commit(
+        self,
+        token: str,
+        counts: Mapping[CounterItem, tuple[str, Mapping[str, int]]],
+        expires_at: int,
+    ) -> None:
+        """Write ``token``'s commit record and its increments (counter item -> (campaign id,
+        increments)) in one transaction. Raises :class:`Aborted` when the token was aborted."""
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": self._status_item(token, BatchStatus.COMMITTED, expires_at),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        for item, (campaign_id, increments) in sorted(counts.items()):
+            update = self._counter_update(item, campaign_id, increments)
+            if update is not None:
+                actions.append({"Update": update})
+        if len(actions) > 100:
+            raise ValueError(f"a commit of {len(actions)} items: TransactWriteItems takes at most 100")
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                self.dynamodb.transact_write_items(TransactItems=actions)
+                return
+            except Exception as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons") or []]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    # Our own earlier attempt (its reply lost), or an abort by another invocation.
+                    found = self.status(token)
+                    if found is BatchStatus.COMMITTED:
+                        return
+                    raise Aborted(f"engagement batch {token} was aborted by another invocation") from None
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                # Another transaction on a counter item (TransactionConflict): back off and retry.
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+
+    def _status_item(self, token: str, status: BatchStatus, expires_at: int) -> dict[str, Any]:
+        return {
+            **_status_key(token).dynamo(),
+            "status": {"S": status.value},
+            "expires_at": {"N": str(expires_at)},
+        }
+
+    def _counter_update(self, item: CounterItem, campaign_id: str, counts: Mapping[str, int]) -> dict[str, Any] | None:
         counts = {name: value for name, value in counts.items() if value and is_counter(name)}
         if not counts:
-            return
+            return None
         names = {"#c": "campaign_id", "#s": "segment"}
-        values: dict[str, Any] = {":c": {"S": campaign_id}, ":s": {"S": segment}}
+        values: dict[str, Any] = {":c": {"S": campaign_id}, ":s": {"S": item.segment}}
         adds = []
         for index, (name, value) in enumerate(sorted(counts.items())):
             names[f"#n{index}"] = name
             values[f":n{index}"] = {"N": str(value)}
             adds.append(f"#n{index} :n{index}")
-        client("dynamodb").update_item(
-            TableName=self.table,
-            Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": f"SEG#{segment}#{shard:02d}"}},
-            UpdateExpression="SET #c = :c, #s = :s ADD " + ", ".join(adds),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        return {
+            "TableName": self.table,
+            "Key": ItemKey(f"RUN#{item.run_id}", f"SEG#{item.segment}#{item.shard:02d}").dynamo(),
+            "UpdateExpression": "SET #c = :c, #s = :s ADD " + ", ".join(adds),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    # -- reading ----------------------------------------------------------------------------
 
     def run_counts(self, run_id: str) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
         """(totals, per segment) of a run's counters: one Query of its shard items."""
-        paginator = client("dynamodb").get_paginator("query")
-        items = []
+        paginator = self.dynamodb.get_paginator("query")
+        items: list[dict[str, Any]] = []
         for page in paginator.paginate(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :seg)",
@@ -98,19 +251,69 @@ class EngagementStore:
             items.extend(from_item(item) for item in page.get("Items", []))
         return sum_counts(items)
 
-    def first_unsubscribe(self, run_id: str, campaign_id: str, segment: str, address: str) -> bool:
-        """True the first time this address unsubscribes from this run (then count it)."""
-        return conditional_write(
-            client("dynamodb").put_item,
-            TableName=self.table,
-            Item={
-                "pk": {"S": f"RUN#{run_id}"},
-                "sk": {"S": f"UNSUB#{address_hash(address)}"},
+    def send_evidence(self, run_id: str, address_hashes: Sequence[str]) -> dict[str, str]:
+        """Address hash -> message id, for each address of ``run_id`` whose Send event SES
+        published (SES accepted a message to it). Key lookups only: BatchGetItem, 100 at a time."""
+        found: dict[str, str] = {}
+        unique = sorted(set(address_hashes))
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            keys = [send_key(run_id, hashed).dynamo() for hashed in unique[start : start + BATCH_GET_KEYS]]
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "sk, message_ids",
+                }
+            }
+            for attempt in range(MAX_ATTEMPTS):
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    record = from_item(item)
+                    if record.get("message_ids"):
+                        # Two messages in one run to one address would be a double send; either
+                        # proves SES accepted one, and the first in order is stable.
+                        found[record["sk"]] = sorted(record["message_ids"])[0]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+            else:
+                raise RuntimeError(f"send evidence of run {run_id}: DynamoDB left keys unprocessed")
+        return found
+
+    # -- unsubscribes and last engagement ----------------------------------------------------
+
+    def count_unsubscribe_once(
+        self, run_id: str, campaign_id: str, segment: str, address: str, shard: int, increments: Mapping[str, int]
+    ) -> bool:
+        """Record that ``address`` unsubscribed from ``run_id`` and add ``increments`` in one
+        transaction; False (and nothing written) when it was recorded before. Atomic, so a crash
+        can neither count it twice nor record it without counting it."""
+        marker = {
+            "TableName": self.table,
+            "Item": {
+                **ItemKey(f"RUN#{run_id}", f"UNSUB#{address_hash(address)}").dynamo(),
                 "campaign_id": {"S": campaign_id},
                 "segment": {"S": segment},
             },
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        update = self._counter_update(CounterItem(run_id, segment, shard), campaign_id, increments)
+        actions: list[dict[str, Any]] = [{"Put": marker}] + ([{"Update": update}] if update else [])
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                self.dynamodb.transact_write_items(TransactItems=actions)
+                return True
+            except Exception as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons") or []]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False  # counted before (or by this very call, its first reply lost)
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+        return False  # not reached: the last attempt returns or raises
 
     def touch_address(self, address: str, marker: str, values: dict[str, str]) -> bool:
         """Keep the latest engagement (``marker`` sorts by time); False when a later one is there."""
@@ -122,9 +325,9 @@ class EngagementStore:
             attr_values[f":a{index}"] = {"S": text}
             sets.append(f"#a{index} = :a{index}")
         return conditional_write(
-            client("dynamodb").update_item,
+            self.dynamodb.update_item,
             TableName=self.table,
-            Key={"pk": {"S": f"ADDR#{address}"}, "sk": {"S": "LAST"}},
+            Key=ItemKey(f"ADDR#{address}", "LAST").dynamo(),
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="attribute_not_exists(#m) OR #m < :m",
             ExpressionAttributeNames=names,
@@ -132,9 +335,5 @@ class EngagementStore:
         )
 
     def last_engagement(self, address: str) -> dict[str, Any] | None:
-        item = (
-            client("dynamodb")
-            .get_item(TableName=self.table, Key={"pk": {"S": f"ADDR#{address}"}, "sk": {"S": "LAST"}})
-            .get("Item")
-        )
+        item = self.dynamodb.get_item(TableName=self.table, Key=ItemKey(f"ADDR#{address}", "LAST").dynamo()).get("Item")
         return from_item(item) if item else None

@@ -1,24 +1,43 @@
 """Engagement: what SES reported about each sent message, and the run's counters.
 
-Exactly once without transactions. Each (message, recipient) has one item holding, per event
-kind, the *set* of event values seen (``ADD`` of a string set is a union: commutative and
-idempotent). The update returns the old sets, which tells whether the event was new and
-whether it was the first of its kind for that recipient; only then do the run's counters
-move. So a replayed or reordered event changes nothing, and "unique opens" is "messages
-with a first open".
+Exactly once under redelivery *and* crashes, at one write per event. Each (message, recipient)
+has one item holding, per event kind, the *set* of event values seen (``ADD`` of a string set
+is a union: commutative and idempotent), and one **claim** per counter contribution the item
+can make (:func:`claims`): ``c:delivery`` for "this message was delivered", ``c:open:<value>``
+for each distinct open, ``c:unique_open`` for its first open, and so on. The event's write sets
+each of its claims to the invocation's **token** unless the claim is already there
+(``if_not_exists``), and returns the item as it was. A claim that was absent is now this
+invocation's: it adds 1 to its counter. So the counters are the number of claims, whatever
+the order and the repeats ("unique opens" is "messages with a ``c:unique_open``").
 
-Counters are sharded: each message's increments go to one of ``SHARDS`` items of its run and
-segment (by a hash of the message id), so 1,000+ events per second of one campaign spread
-over many items instead of one hot item (DynamoDB allows ~1,000 writes/s per item partition),
-and one Lambda batch adds each shard's increments in one write. Reading a run's counts is one
-Query of ``SHARDS`` x segments small items.
+Counting is then a two-step commit, and a crash between the steps loses nothing:
+
+1. the invocation writes its events' message items (claims owned by its token);
+2. one transaction writes the invocation's **commit record** (``BatchStatus.COMMITTED``,
+   only if no record exists for its token) together with the sum of its increments.
+
+A claim is counted iff its owner token is committed. A redelivered event whose claim belongs
+to a token without a commit record (that invocation crashed, or is still running) makes the
+token ``ABORTED`` (a conditional write: it can no longer commit; if it was alive, its commit
+fails and its whole batch comes back) and takes the claim over (a conditional write on the
+owner), then counts it in its own commit. Every claim owned by an uncommitted token has an
+undeleted SQS message behind it (the token's invocation acknowledges nothing before it
+commits), so every claim is eventually counted exactly once.
+
+Counters are sharded: each invocation adds its increments to one of ``SHARDS`` items per run
+and segment (by a hash of its token), so 1,000+ events per second of one campaign spread over
+many items instead of one hot item (DynamoDB allows ~1,000 writes/s per item partition), and
+a commit is one small transaction: its commit record and one counter item per run and segment
+in the batch. Reading a run's counts is one Query of ``SHARDS`` x segments small items.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterable
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 from .ses_events import SesEvent
 
@@ -74,30 +93,68 @@ def value_of(event: SesEvent) -> str:
     return f"{event.timestamp}|{event.key}|{detail}"
 
 
-def increments(event: SesEvent, old: Iterable[str] | None) -> dict[str, int]:
-    """Counter increments for ``event`` given the values its recipient already had."""
-    seen = set(old or ())
-    value = value_of(event)
-    if value in seen:
-        return {}
+class BatchStatus(StrEnum):
+    """The fate of an invocation's claims (its commit record; no record: not decided yet)."""
+
+    COMMITTED = "COMMITTED"  # its increments were added, in the same transaction
+    ABORTED = "ABORTED"  # it can never commit: its claims go to whoever sees them next
+
+
+class Claim(NamedTuple):
+    """One contribution of one message item to one counter: ``name`` is the item attribute
+    holding the token of the invocation that counts it, ``counter`` what it adds 1 to."""
+
+    name: str
+    counter: str
+
+
+CLAIM_PREFIX = "c:"
+
+
+def _digest(text: str) -> str:
+    # Per item, so 40 bits keep two distinct values of one recipient apart.
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def claims(event: SesEvent) -> tuple[Claim, ...]:
+    """The counter contributions ``event`` can make to its recipient's item.
+
+    The same counters as SES reports them, once per message: a send per message id, the first
+    delivery, bounce, complaint, reject, rendering failure or delivery delay; every distinct
+    open and click and the first of each (unique); a bounce once per reason and a hard bounce
+    once. A repeat, or a second event of a once-per-message kind, finds its claims taken.
+    """
+    kind = event.kind
+    if kind in ENGAGING:
+        return (
+            Claim(f"{CLAIM_PREFIX}{kind}:{_digest(value_of(event))}", kind),
+            Claim(f"{CLAIM_PREFIX}unique_{kind}", f"unique_{kind}"),
+        )
+    if kind == "send":
+        # Per message id: the Send item is per run and address (``send_evidence``), and two
+        # messages to one address in one run are two sends.
+        return (Claim(f"{CLAIM_PREFIX}send:{_digest(event.message_id)}", "send"),)
+    found = [Claim(f"{CLAIM_PREFIX}{kind}", kind)]
+    if kind == "bounce":
+        found.append(
+            Claim(f"{CLAIM_PREFIX}bounce_reason:{_digest(_bounce_detail(event))}", BOUNCE_REASON + bounce_reason(event))
+        )
+        if event.is_hard_bounce:
+            found.append(Claim(f"{CLAIM_PREFIX}hard_bounce", "hard_bounce"))
+    return tuple(found)
+
+
+def count_claims(claimed: Iterable[Claim]) -> dict[str, int]:
+    """The counters ``claimed`` add up to."""
     out: dict[str, int] = {}
-    first = not seen
-    if event.kind in ("open", "click"):
-        out[event.kind] = 1
-        if first:
-            out[f"unique_{event.kind}"] = 1
-        return out
-    if first:
-        out[event.kind] = 1
-    if event.kind == "bounce":
-        # Once per message and reason, whatever the order: a message that bounced softly and
-        # then hard counts under both reasons.
-        detail = "|" + _bounce_detail(event)  # how value_of ends a bounce of this reason
-        if not any(v.endswith(detail) for v in seen):
-            out[BOUNCE_REASON + bounce_reason(event)] = 1
-    if event.kind == "bounce" and event.is_hard_bounce and not any("|Permanent|" in v for v in seen):
-        out["hard_bounce"] = 1
+    for claim in claimed:
+        out[claim.counter] = out.get(claim.counter, 0) + 1
     return out
+
+
+def new_token() -> str:
+    """An invocation's token: 96 random bits, so no two invocations share one."""
+    return secrets.token_urlsafe(12)
 
 
 def shard_of(message_id: str) -> int:

@@ -65,24 +65,54 @@ def _soft_trips(entries: list[str], policy: SoftBouncePolicy) -> bool:
     return any(times[i + policy.limit - 1] - times[i] <= window for i in range(len(times) - policy.limit + 1))
 
 
+def _soft_entry(fact: Fact) -> str:
+    """A soft bounce as kept on the record: its time first (entries sort by time), then what
+    its summary needs, so the record can name it once the bounces add up to a suppression."""
+    return f"{fact.at}|" + json.dumps([fact.key, fact.campaign_id, fact.source, fact.detail], separators=(",", ":"))
+
+
+def _soft_summary(entry: str) -> dict[str, Any]:
+    at, rest = entry.split("|", 1)
+    try:
+        key, campaign_id, source, detail = json.loads(rest)
+    except ValueError:  # "<at>|<key>", as written before the entries carried their summary
+        key, campaign_id, source, detail = rest, None, "ses-event", None
+    return Fact(reason=SOFT_BOUNCE, at=at, key=key, campaign_id=campaign_id, source=source, detail=detail).summary()
+
+
+def _fold(current: dict[str, Any], summary: dict[str, Any]) -> None:
+    """``first`` is the earliest suppressing fact and ``last`` the latest (ties by event key)."""
+    order = (summary["at"], summary["event"])
+    first, last = current.get("first"), current.get("last")
+    if first is None or order < (first["at"], first["event"]):
+        current["first"] = summary
+    if last is None or order > (last["at"], last["event"]):
+        current["last"] = summary
+
+
 def merge(record: dict[str, Any] | None, fact: Fact, address: str, policy: SoftBouncePolicy) -> dict[str, Any]:
-    """The record after ``fact``; equal to ``record`` when the fact was already folded in."""
+    """The record after ``fact``; equal to ``record`` when the fact was already folded in.
+
+    Whatever order the facts come in, the record ends the same: once soft bounces add up to a
+    suppression, every kept soft bounce counts as a suppressing fact (not only the one that
+    completed the count, which would depend on arrival order).
+    """
     current = dict(record or {"address": address})
     current["address"] = address
-    summary = fact.summary()
     first, last = current.get("first"), current.get("last")
     if fact.key in {(first or {}).get("event"), (last or {}).get("event")}:
         # The same event again (an SNS redelivery, a repeated one-click POST): nothing new.
         current["digest"] = digest(current)
         return current
-    order = (fact.at, fact.key)
+    suppressing: list[dict[str, Any]] = []
     if fact.reason == SOFT_BOUNCE:
         soft = set(current.get("soft_bounces") or [])
-        soft.add(f"{fact.at}|{fact.key}")
+        soft.add(_soft_entry(fact))
         current["soft_bounces"] = sorted(soft)[-SOFT_BOUNCE_KEEP:]
-        suppressing = _soft_trips(current["soft_bounces"], policy)
+        if _soft_trips(current["soft_bounces"], policy):
+            suppressing = [_soft_summary(entry) for entry in current["soft_bounces"]]
     else:
-        suppressing = True
+        suppressing = [fact.summary()]
     if suppressing:
         reasons = set(current.get("reasons") or [])
         reasons.add(fact.reason)
@@ -93,10 +123,8 @@ def merge(record: dict[str, Any] | None, fact: Fact, address: str, policy: SoftB
             current["topics"] = sorted(topics)
         else:
             current["all_campaigns"] = True
-        if first is None or order < (first["at"], first["event"]):
-            current["first"] = summary
-        if last is None or order > (last["at"], last["event"]):
-            current["last"] = summary
+        for summary in suppressing:
+            _fold(current, summary)
     current["status"] = SUPPRESSED if current.get("reasons") else WATCH
     current["scope"] = ALL if current.get("all_campaigns") or not current.get("topics") else TOPIC
     # Flattened for people reading the table and for `suppression export`.

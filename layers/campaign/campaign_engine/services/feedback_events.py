@@ -32,7 +32,12 @@ def _apply_body(body: Any, apply: Apply) -> None:
 def process(
     event: dict[str, Any], context: Any, apply: Apply, finish: Callable[[], Any] | None = None
 ) -> dict[str, Any]:
-    """Apply every record; then ``finish`` (writes that sum up the whole batch) once."""
+    """Apply every record; then ``finish`` (writes that sum up the whole batch) once.
+
+    A record whose apply raises fails alone (``batchItemFailures``); a crash (an exception that
+    is not an ``Exception``) or a failing ``finish`` fails the invocation, and every record
+    comes back.
+    """
     records = event.get("Records") or []
     if records and records[0].get("EventSource") == "aws:sns":
         for record in records:  # an error fails the invocation: Lambda retries it, then its DLQ
@@ -44,7 +49,11 @@ def process(
         def handle(record: SQSRecord) -> None:
             _apply_body(record.body, apply)
 
-        response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+        response = dict(
+            process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+        )
     if finish is not None:
+        # Raising here fails the whole invocation: SQS then redelivers every record of the batch
+        # (the engagement function's commit, see services.engagement).
         finish()
     return response

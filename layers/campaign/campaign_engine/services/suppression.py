@@ -31,8 +31,10 @@ def record_fact(settings: Settings, address: str, fact: Fact) -> bool:
                 "scope": record.get("scope"),
             },
         )
-    if changed and suppressed and settings.sync_account_suppression and fact.reason in SES_REASONS:
-        # SES's own list then also protects sends made outside this engine.
+    if suppressed and settings.sync_account_suppression and fact.reason in SES_REASONS:
+        # SES's own list then also protects sends made outside this engine. Also when the record
+        # did not change: a crash after the write and before this call left SES without it, and
+        # the redelivered event finds the record already written. The call is idempotent.
         ses.put_suppressed_destination(address, SES_REASONS[fact.reason])
     return changed and suppressed
 
