@@ -152,6 +152,28 @@ def _send_with_feedback_and_unsubscribe(stack: LocalStack) -> None:
     assert report["feedback"]["unsubscribed"] == 1 and report["feedback"]["bounced"] >= 1, report["feedback"]
 
 
+def _lost_reply_reconciled(stack: LocalStack) -> None:
+    # One SendBulkEmail's reply is lost after SES accepted it: its entries end unknown until
+    # Finalize finds SES's Send events (send evidence: a BatchGetItem on the engagement table).
+    from botocore.exceptions import ReadTimeoutError
+    from campaign_engine.adapters import aws
+
+    lost: list[int] = []
+
+    def lose(request: Any, event_name: str, **_: Any) -> None:
+        if event_name.endswith(".SendBulkEmail") and not lost:
+            lost.append(1)
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    events = aws.client(aws.SES_SEND).meta.events
+    events.register_last("before-send", lose)
+    try:
+        report = _upload_and_wait(stack, "reconciled", _rows(*[f"lost{i}@example.com" for i in range(3)]))
+    finally:
+        events.unregister("before-send", lose)
+    assert lost and report["sent"] == 3 and report["unknown"] == 0, report
+
+
 def _quota_wait(stack: LocalStack, clock: Clock) -> None:
     # 20 of the 40 fit in what is left of the day's quota; the run waits, a day passes, it goes on.
     # No SES events: the feedback path is audited by the other runs.
@@ -291,6 +313,8 @@ def audit() -> Audit:
                 stack.put_json(f"templates/{path.stem}.json", json.loads(path.read_text()))
             _put_definition(stack, "recipe")
             _send_with_feedback_and_unsubscribe(stack)
+            _put_definition(stack, "reconciled")
+            _lost_reply_reconciled(stack)
             _quota_wait(stack, clock)
             _breaker_pause_and_resume(stack)
             _scheduled_run(stack)
@@ -398,6 +422,8 @@ def test_the_scenarios_exercised_every_function_and_the_state_machine(audit: Aud
     assert seen == set(audit.policies), f"never called AWS: {sorted(set(audit.policies) - seen)}"
     assert Principal("SuppressionFunction", Via.EVENT_SOURCE) in audit.verdicts
     assert Principal(STATE_MACHINE, Via.STATE_MACHINE) in audit.verdicts
+    finalize = {v.requirement.action for p, vs in audit.verdicts.items() if p.role_of == "FinalizeFunction" for v in vs}
+    assert "dynamodb:BatchGetItem" in finalize  # reconcile's send evidence, as a run with unknowns closes
 
 
 def test_what_moto_leaves_out_is_audited(audit: Audit) -> None:
