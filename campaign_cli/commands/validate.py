@@ -16,7 +16,7 @@ from campaign_engine.domain.dedupe import SeenAddresses
 from campaign_engine.domain.errors import CampaignError
 from campaign_engine.domain.outcomes import Outcome
 from campaign_engine.domain.templates import TemplateContent
-from campaign_engine.domain.validation import json_positions, line_of, problems
+from campaign_engine.domain.validation import TOO_DEEP, json_positions, line_of, path_text, problems, too_deep_in_text
 from campaign_engine.services.prepare import check_sender_identity
 from pydantic import ValidationError
 
@@ -62,6 +62,8 @@ def detect_kind(path: Path) -> str:
         return "audience"
     try:
         document = json.loads(path.read_text(encoding="utf-8-sig"))
+    except RecursionError:
+        return "campaign"  # one document too deep to decode: _json_document says where
     except (ValueError, UnicodeDecodeError):
         # Several JSON objects, one a line (a Pinpoint export), or a broken array: audiences.
         text = path.read_bytes().lstrip()
@@ -79,6 +81,10 @@ def _json_document(path: Path, result: Result) -> tuple[str, Any] | None:
         return text, json.loads(text)
     except json.JSONDecodeError as exc:
         result.add(f"not valid JSON: {exc.msg} (column {exc.colno})", exc.lineno)
+    except RecursionError:
+        found = too_deep_in_text(text)
+        offset, where = found if found else (0, ())
+        result.add(TOO_DEEP, text.count("\n", 0, offset) + 1, path_text(where))
     return None
 
 

@@ -1,7 +1,5 @@
 """Unsubscribe: the one-click endpoint (Lambda Function URL). GET shows a button; POST unsubscribes."""
 
-import base64
-
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from campaign_engine.adapters.secrets import signing_key
 from campaign_engine.config import settings
@@ -20,7 +18,10 @@ def _html(status: int, body: str) -> Response:
 def _claim(token: str | None) -> tokens.UnsubscribeClaim:
     if not token:
         raise tokens.InvalidToken("the link has no token")
-    return tokens.verify(signing_key(settings().unsubscribe_secret_arn), token)
+    secret_arn = settings().unsubscribe_secret_arn
+    if not secret_arn:  # the deployment's fault, not the request's: a 5xx is right here
+        raise RuntimeError("UNSUBSCRIBE_SECRET_ARN is not set for the unsubscribe function")
+    return tokens.verify(signing_key(secret_arn), token)
 
 
 def _refuse(exc: tokens.InvalidToken) -> Response:
@@ -32,7 +33,7 @@ def _refuse(exc: tokens.InvalidToken) -> Response:
 
 @app.get("/")
 def show() -> Response:
-    token = app.current_event.get_query_string_value("token")
+    token = app.current_event.get_query_string_value("token") or ""
     try:
         claim = _claim(token)
     except tokens.InvalidToken as exc:
@@ -43,9 +44,10 @@ def show() -> Response:
 @app.post("/")
 def one_click() -> Response:
     event = app.current_event
-    raw = event.body or ""
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
-    fields = page.form_fields(body, event.headers.get("content-type"))
+    body = page.request_body(event.body, bool(event.is_base64_encoded))
+    if body is None:  # a client's bad request, never a 5xx (found by tests/fuzz)
+        return _html(400, page.error_page("The request body cannot be read."))
+    fields = page.form_fields(body, (event.headers or {}).get("content-type"))
     token = event.get_query_string_value("token") or fields.get("token")
     try:
         claim = _claim(token)

@@ -474,3 +474,47 @@ def test_reading_a_200k_row_csv_from_a_generator_does_not_hold_the_file():
     assert last.fields["preferences"] == ["books", "music"]
     assert stream.size > 10_000_000
     assert highest - baseline < stream.size / 4, f"RSS grew {highest - baseline} bytes for a {stream.size} byte file"
+
+
+# --- nesting too deep (issue 10, finding 9) -----------------------------------------------------
+
+
+def _deep(levels: int) -> str:
+    return '{"email": "deep@example.com", "x": ' + "[" * levels + "]" * levels + "}"
+
+
+@pytest.mark.parametrize("levels", [40, 900, 20_000, 50_000])
+def test_json_lines_row_nested_too_deeply_is_an_invalid_row_and_reading_goes_on(levels):
+    # Before: 20,000 levels raised RecursionError out of the reader; 40 passed into Prepare.
+    data = f'{{"email": "a@example.com"}}\n{_deep(levels)}\n{{"email": "c@example.com"}}\n'.encode()
+    found = rows(data, "a.jsonl")
+    assert [row.line for row in found] == [1, 2, 3]
+    assert found[1].fields is None and found[1].problem == "nested more than 32 levels deep"
+    assert found[1].field is not None and found[1].field.startswith("x[0][0]")
+    assert found[0].email == "a@example.com" and found[2].email == "c@example.com"
+
+
+@pytest.mark.parametrize("levels", [40, 900])
+def test_json_array_element_nested_too_deeply_is_an_invalid_row(levels):
+    data = f'[\n{{"email": "a@example.com"}},\n{_deep(levels)}\n]'.encode()
+    found = rows(data, "a.json")
+    assert [(row.line, row.problem) for row in found] == [(2, None), (3, "nested more than 32 levels deep")]
+
+
+@pytest.mark.parametrize("levels", [20_000, 50_000])
+def test_json_array_too_deep_for_json_is_a_file_error_naming_the_line(levels):
+    data = f'[\n{{"email": "a@example.com"}},\n{_deep(levels)}\n]'.encode()
+    error = audience_error(data, "incoming/c/a.json")
+    assert error.where == "incoming/c/a.json: line 3"
+    assert error.message.startswith("nested more than 32 levels deep (field x[0][0]")
+
+
+@pytest.mark.parametrize("name", ["a.json", "a.jsonl"])
+def test_a_file_that_is_only_brackets_fails_cleanly(name):
+    data = b"[" * 50_000 + b"]" * 50_000
+    try:
+        found = rows(data, name)
+    except AudienceError as exc:
+        assert "line 1" in str(exc)
+    else:
+        assert [row.problem for row in found] == ["nested more than 32 levels deep"]

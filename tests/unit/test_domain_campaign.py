@@ -337,3 +337,42 @@ def test_sender_header_encodes_a_non_ascii_name():
     name, address = email.utils.parseaddr(header)
     assert address == "team@example.com"
     assert str(email.header.make_header(email.header.decode_header(name))) == "Café Zoë"
+
+
+def test_a_rule_with_a_null_bound_is_refused_naming_the_segment_and_field():
+    """Issue 10, finding 10: it used to pass validation and raise TypeError in Prepare."""
+    document = minimal(segments=[{"name": "adults", "rule": {"field": "age", "gt": None}, "template": "welcome"}])
+    error = definition_error(document)
+    assert error.where == SOURCE
+    assert error.message == "segments[0].rule.gt: rule on field 'age': 'gt' needs a value, got null"
+
+
+@pytest.mark.parametrize("levels", [40, 900, 20_000, 50_000])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_definition_nested_too_deeply_names_the_line_and_field(levels, encoding):
+    """Issue 10, finding 9: 20,000 levels raised RecursionError out of the parser."""
+    text = json.dumps(minimal(), indent=2)[:-2] + ',\n  "default_template_data": {"x": ' + "[" * levels
+    text += "]" * levels + "}\n}"
+    error = definition_error(text.encode(encoding))
+    assert error.where == f"{SOURCE}: line {text.count(chr(10))}"  # the last line but one
+    assert error.message == "default_template_data.x" + "[0]" * 30 + ": nested more than 32 levels deep"
+
+
+def test_a_model_nested_too_deeply_is_a_validation_error_not_a_recursion_error():
+    from pydantic import ValidationError
+
+    document = minimal()
+    rule: dict = {"always": True}
+    for _ in range(5_000):
+        rule = {"not": rule}
+    document["segments"][0]["rule"] = rule
+    with pytest.raises(ValidationError, match="nested more than 32 levels deep"):
+        CampaignDefinition.model_validate(document)
+
+
+@pytest.mark.parametrize("campaign_id", [None, 5, ["recipe"], {"a": 1}])
+def test_a_campaign_id_that_is_not_text_is_a_definition_error(campaign_id):
+    # Found by tests/fuzz: a scheduler event with a list as campaign_id raised TypeError.
+    with pytest.raises(DefinitionError, match="campaign id must be text") as info:
+        check_campaign_id(campaign_id, where="schedule input: campaign_id")
+    assert info.value.where == "schedule input: campaign_id"

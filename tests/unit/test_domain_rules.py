@@ -256,3 +256,34 @@ def test_rules_are_immutable():
     parsed = rule({"field": "a", "eq": 1})
     with pytest.raises(ValidationError):
         parsed.eq = 2
+
+
+# --- operands that can never match are refused at validation (issue 10, finding 10) -------------
+
+
+@pytest.mark.parametrize("op", ["gt", "gte", "lt", "lte", "in", "contains", "exists"])
+def test_a_null_operand_is_refused_naming_the_field_and_operator(op):
+    # Before: {"field": "age", "gt": null} validated, then Prepare raised TypeError comparing
+    # the first numeric row with None.
+    message = error_of({"field": "age", op: None})
+    assert message == f"{op}: rule on field 'age': '{op}' needs a value, got null"
+
+
+@pytest.mark.parametrize(
+    ("bound", "shown"),
+    [(True, "true"), ("NaN", "'NaN'"), (float("inf"), "inf"), ("1e999", "'1e999'"), ("ten", "'ten'")],
+)
+def test_a_bound_that_is_not_a_finite_number_is_refused(bound, shown):
+    message = error_of({"field": "age", "gte": bound})
+    assert "rule on field 'age'" in message and shown in message
+
+
+def test_eq_and_ne_may_compare_with_null():
+    assert rule({"field": "age", "eq": None}).matches({"age": None})
+    assert rule({"field": "age", "ne": None}).matches({"age": 3})
+
+
+def test_a_row_integer_beyond_float_range_compares_without_error():
+    big = 10**400
+    assert rule({"field": "age", "gt": 3}).matches({"age": big})
+    assert not rule({"field": "age", "gt": 3}).matches({"age": -big})

@@ -501,3 +501,57 @@ def test_every_record_in_the_events_files_parses_as_its_name_says(path):
         assert kinds == [FILE_KINDS[path.stem]]
     if path.stem == "bounce-transient":
         assert not parsed(unwrap(records[0]["body"])).is_hard_bounce
+
+
+# --------------------------------------------------------------------------- found by fuzzing
+
+
+@pytest.mark.parametrize("levels", [1_000, 20_000, 50_000])
+@pytest.mark.parametrize("wrap", ["body", "message", "sqs"])
+def test_a_body_nested_too_deeply_is_malformed_not_a_recursion_error(levels, wrap):
+    # Found by tests/fuzz: RecursionError from json escaped unwrap, outside MalformedEvent.
+    text = "[" * levels + "]" * levels
+    body: Any = {
+        "body": text,
+        "message": json.dumps({"Type": "Notification", "Message": text}),
+        "sqs": {"eventSource": "aws:sqs", "body": text},
+    }[wrap]
+    if levels == 1_000:  # json decodes it: refused as not an object
+        with pytest.raises(MalformedEvent, match="expected a JSON object"):
+            unwrap(body)
+        return
+    with pytest.raises(MalformedEvent, match="nested more than 32 levels deep"):
+        unwrap(body)
+
+
+def test_sqs_records_nested_in_sqs_records_are_not_unwrapped_level_by_level():
+    body: Any = json.dumps(record("Send", "send", {}))
+    for _ in range(5_000):
+        body = {"eventSource": "aws:sqs", "body": body}
+    with pytest.raises(MalformedEvent, match="eventType: missing"):
+        unwrap(body)
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_out_of_range_in_utc_is_malformed(raw):
+    # Found by tests/fuzz: OverflowError from astimezone.
+    with pytest.raises(MalformedEvent, match=r"mail\.timestamp: .* is out of range in UTC"):
+        parse({**record("Send", "send", {}), "mail": {**record("Send", "send", {})["mail"], "timestamp": raw}})
+
+
+def test_early_years_keep_four_digits_so_times_sort_as_text():
+    value = record("Send", "send", {})
+    value["mail"] = {**value["mail"], "timestamp": "0999-01-01T00:00:00Z"}
+    assert parse(value).timestamp == "0999-01-01T00:00:00.000Z"
+
+
+def test_a_huge_recipient_entry_is_skipped_quickly():
+    # Found by tests/fuzz: parseaddr took 3 s on 300 KB of "@" in a destination entry.
+    import time
+
+    value = record("Send", "send", {})
+    value["mail"] = {**value["mail"], "destination": ["@" * 300_000, "ann@example.com"]}
+    started = time.perf_counter()
+    event = parse(value)
+    assert time.perf_counter() - started < 0.5
+    assert event.recipients == ("ann@example.com",)

@@ -150,3 +150,15 @@ def test_token_from_url_verifies():
     url = unsubscribe_url("https://example.com/u", token)
     (found,) = parse_qs(urlsplit(url).query)["token"]
     assert verify(SECRET, found) == UnsubscribeClaim("a+tag@example.com", "c", "t")
+
+
+@pytest.mark.parametrize("field", ["t", "r", "s"])
+def test_a_signed_claim_with_a_non_text_optional_field_is_invalid(field):
+    # The page escapes the topic and the store keys on run and segment: text only.
+    import hashlib
+    import hmac
+
+    payload = b64(json.dumps({"a": "a@example.com", "c": "c", field: 5}).encode())
+    signature = b64(hmac.new(SECRET, payload.encode(), hashlib.sha256).digest())
+    with pytest.raises(InvalidToken, match="is not text"):
+        verify(SECRET, f"{payload}.{signature}")

@@ -53,3 +53,22 @@ def test_run_ids_name_their_campaign():
     assert campaign_of_run(run_id) == "spring-sale_2"
     assert campaign_of_run("weekly-s-20261123T090000Z") == "weekly"
     assert campaign_of_run("not a run id") is None and campaign_of_run("x-u-short") is None
+
+
+def test_positions_of_a_text_nested_as_deeply_as_json_allows():
+    # Issue 10, finding 9: the recursive walk raised RecursionError past ~990 levels.
+    levels = 5_000
+    text = '{"a": ' * levels + "1" + "}" * levels
+    positions = json_positions(text)
+    assert len(positions) == levels + 1
+    assert positions[("a",) * levels] == text.index("1")
+
+
+def test_depth_of_a_value_and_of_a_text_agree():
+    from campaign_engine.domain.validation import too_deep, too_deep_in_text
+
+    text = '{"k": [1, {"m": [[["x"]]]}], "n": 2}'
+    assert too_deep(json.loads(text), 4) == ("k", 1, "m", 0)
+    offset, path = too_deep_in_text(text, 4)
+    assert path == ("k", 1, "m", 0) and text[offset:].startswith('[["x"]]]')
+    assert too_deep(json.loads(text), 6) is None and too_deep_in_text(text, 6) is None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any, BinaryIO
 from .errors import AudienceError
 from .outcomes import Outcome
 from .pinpoint import ADDRESS, REQUIRED, is_segment, read_endpoint
+from .validation import TOO_DEEP, path_text, too_deep, too_deep_in_text
 
 EMAIL_COLUMNS = ("email", "email_address", "emailaddress", "e-mail")
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -161,21 +161,18 @@ def _sniff_json(chunks: Iterator[str], forced: bool | None) -> tuple[Iterator[st
 def _is_endpoint(text: str) -> bool:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(value, dict) and is_segment(value)
 
 
-class _TextStream(io.TextIOBase):
-    """Line-iterable text over _ChunkedText's chunks, for the csv module."""
+class _TextStream:
+    """Line-iterable text over _ChunkedText's chunks, for the csv module (which needs only iteration)."""
 
     def __init__(self, chunks: Iterator[str]) -> None:
         self._chunks = chunks
         self._buffer = ""
         self._pos = 0  # start of the unread text: slicing the buffer per line would copy it per line
-
-    def readable(self) -> bool:
-        return True
 
     def __next__(self) -> str:
         while True:
@@ -268,6 +265,10 @@ def _read_json_lines(chunks: Iterator[str], name: str, endpoints: bool | None) -
         seen_any = True
         try:
             value = json.loads(raw)
+        except RecursionError:  # thousands of levels: too deep for json itself
+            found = too_deep_in_text(raw)
+            yield Row(line, None, None, problem=TOO_DEEP, field=path_text(found[1]) if found else None)
+            continue
         except ValueError as exc:
             yield Row(line, None, None, problem=f"not valid JSON: {exc}")
             continue
@@ -286,6 +287,10 @@ class _JsonRows:
     def __call__(self, line: int, value: Any) -> Row:
         if not isinstance(value, dict):
             return Row(line, None, None, problem=f"expected a JSON object, got {type(value).__name__}")
+        deep = too_deep(value)
+        if deep is not None:
+            # Row values reach code that recurses per level (template data, serialisers).
+            return Row(line, None, None, problem=TOO_DEEP, field=path_text(deep))
         if self._endpoints is None:
             self._endpoints = is_segment(value)
         return _endpoint_row(line, value) if self._endpoints else _json_row(line, value)
@@ -358,6 +363,12 @@ def _read_json_array(chunks: Iterator[str], name: str, endpoints: bool | None) -
         while True:
             try:
                 value, end = decoder.raw_decode(buffer, pos)
+            except RecursionError:
+                # Too deep for json to find where the element ends, so the rest cannot be read.
+                found = too_deep_in_text(buffer[pos:])
+                deep_line = line + (buffer.count("\n", pos, pos + found[0]) if found else 0)
+                field = f" (field {path_text(found[1])})" if found else ""
+                raise AudienceError(f"{TOO_DEEP}{field}", where=f"{name}: line {deep_line}") from None
             except json.JSONDecodeError as exc:
                 # Read on only if the error may be the chunk edge: a string running to the end of
                 # the buffer, or a token cut near it. Anything else is wrong in the file itself, and

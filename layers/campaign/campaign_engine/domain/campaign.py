@@ -12,7 +12,7 @@ from .addresses import InvalidAddress, normalise
 from .breaker import BreakerSettings
 from .errors import DefinitionError
 from .rules import Rule
-from .validation import describe
+from .validation import TOO_DEEP, describe, path_text, too_deep, too_deep_in_text
 
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 NAME = r"^[A-Za-z0-9_-]{1,64}$"
@@ -73,6 +73,15 @@ class CampaignDefinition(_Strict):
     topic: str | None = Field(default=None, pattern=NAME)
     audience: AudienceOptions = Field(default_factory=AudienceOptions)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_too_deep(cls, document: Any) -> Any:
+        # Before pydantic walks it: past a few hundred levels its validation recurses too deeply.
+        path = too_deep(document)
+        if path is not None:
+            raise ValueError(f"{path_text(path)}: {TOO_DEEP}")
+        return document
 
     @field_validator("reply_to")
     @classmethod
@@ -150,8 +159,12 @@ def parse_definition(raw: bytes | str, *, source: str, campaign_id: str) -> Camp
     """Parse and validate a definition file; every problem names the file and the field."""
     try:
         document = json.loads(raw)
+    except RecursionError:  # thousands of levels: json gives up before the depth check below
+        raise _too_deep(raw, source) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"not valid JSON: {exc}", where=source) from None
+    if too_deep(document) is not None:
+        raise _too_deep(raw, source)
     if not isinstance(document, dict):
         raise DefinitionError("must be a JSON object", where=source)
     try:
@@ -166,7 +179,23 @@ def parse_definition(raw: bytes | str, *, source: str, campaign_id: str) -> Camp
     return definition
 
 
-def check_campaign_id(campaign_id: str, *, where: str) -> str:
+def _too_deep(raw: bytes | str, source: str) -> DefinitionError:
+    """The error for a definition nested too deeply, naming the line and the field where it goes too deep."""
+    text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), errors="replace")
+    found = too_deep_in_text(text)
+    if found is None:  # cannot happen for text json decoded or gave up on for depth; say what we know
+        return DefinitionError(TOO_DEEP, where=source)
+    offset, path = found
+    line = text.count("\n", 0, offset) + 1
+    return DefinitionError(f"{path_text(path)}: {TOO_DEEP}", where=f"{source}: line {line}")
+
+
+def check_campaign_id(campaign_id: object, *, where: str) -> str:
+    """The campaign id, checked; anything else (also not text, from an event) is a DefinitionError."""
+    if not isinstance(campaign_id, str):
+        shown = repr(campaign_id)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise DefinitionError(f"campaign id must be text, got {type(campaign_id).__name__} {shown}", where=where)
     if not CAMPAIGN_ID.match(campaign_id):
         raise DefinitionError(
             f"campaign id '{campaign_id}' must be 1-48 characters of a-z, 0-9, '-' and '_', "

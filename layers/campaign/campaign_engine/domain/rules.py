@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 _FIELD_OPERATORS = ("eq", "ne", "in", "contains", "exists", "gt", "gte", "lt", "lte")
 _MISSING = object()
@@ -34,8 +34,13 @@ def _lookup(row: dict[str, Any], path: str) -> Any:
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range (JSON allows 4,300 digits) is still ordered
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
+        return value
     if isinstance(value, str):
         try:
             number = float(value.strip())
@@ -43,6 +48,11 @@ def _as_number(value: Any) -> float | None:
             return None
         return number if math.isfinite(number) else None
     return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _same(actual: Any, expected: Any) -> bool:
@@ -69,6 +79,23 @@ class FieldRule(BaseModel):
     gte: float | None = None
     lt: float | None = None
     lte: float | None = None
+
+    @field_validator("in_", "contains", "exists", "gt", "gte", "lt", "lte", mode="before")
+    @classmethod
+    def _operand_given(cls, value: Any, info: ValidationInfo) -> Any:
+        # Only eq and ne can mean something with null (the value is null); a null bound passed
+        # validation and then raised TypeError in Prepare on the first numeric row (issue 10, finding 10).
+        op = "in" if info.field_name == "in_" else info.field_name
+        field = info.data.get("field", "?")
+        if value is None:
+            raise ValueError(f"rule on field '{field}': '{op}' needs a value, got null")
+        if op in ("gt", "gte", "lt", "lte"):
+            if isinstance(value, bool):
+                raise ValueError(f"rule on field '{field}': '{op}' needs a number, got {str(value).lower()}")
+            number = _as_number(value)
+            if isinstance(value, (int, float, str)) and (number is None or not math.isfinite(number)):
+                raise ValueError(f"rule on field '{field}': '{op}' needs a finite number, got {_shown(value)}")
+        return value
 
     @model_validator(mode="after")
     def _exactly_one_operator(self) -> FieldRule:

@@ -18,6 +18,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from campaign_engine.domain.addresses import InvalidAddress, normalise, redact
+from campaign_engine.domain.validation import TOO_DEEP
 
 __all__ = ["KINDS", "MalformedEvent", "SesEvent", "parse", "unwrap"]
 
@@ -115,7 +116,12 @@ def unwrap(body: str | dict[str, Any]) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise MalformedEvent(f"body: expected a JSON object, got {type(record).__name__}")
     if record.get("eventSource") == "aws:sqs" and "body" in record:
-        return unwrap(record["body"])
+        # One level only: SQS wraps once, and a body that is again an SQS record (nested as
+        # deep as json allows) is not SES's, so no recursion per level here.
+        inner = record["body"]
+        record = _json_object(inner, "body.body") if isinstance(inner, str) else inner
+        if not isinstance(record, dict):
+            raise MalformedEvent(f"body.body: expected a JSON object, got {type(record).__name__}")
     if isinstance(record.get("Sns"), dict):  # a record of a Lambda SNS event
         record = record["Sns"]
     if "Message" in record and "Type" in record:
@@ -174,6 +180,8 @@ def _json_object(text: str, where: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise MalformedEvent(f"{where}: not JSON ({exc.__class__.__name__}: {exc})") from None
+    except RecursionError:  # thousands of levels: nothing SES writes
+        raise MalformedEvent(f"{where}: {TOO_DEEP}") from None
 
 
 def _object(parent: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -200,14 +208,18 @@ def _timestamp(raw: Any, where: str) -> str:
         raise MalformedEvent(f"{where}: {raw!r} is not an ISO-8601 timestamp") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return iso_millis(moment)
+    try:
+        return iso_millis(moment)
+    except OverflowError:  # year 1 or 9999 with an offset that moves it out of datetime's range
+        raise MalformedEvent(f"{where}: {raw!r} is out of range in UTC") from None
 
 
 def iso_millis(moment: datetime) -> str:
     """UTC to the millisecond with a "Z", as SES writes its timestamps: the one form every
     stored time takes, so times sort as text."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # The year by hand: strftime's %Y drops the leading zeros of years before 1000 on Linux.
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def epoch_of(text: str) -> float:
@@ -215,8 +227,14 @@ def epoch_of(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+# A recipient entry is an address, perhaps with a display name: SES never writes one longer than
+# a header line (RFC 5322: 998 characters). Longer text is not parsed at all: parseaddr takes
+# seconds on 300 KB of "@" (found by tests/fuzz), longer than a feedback function has for a batch.
+_MAX_RECIPIENT = 998
+
+
 def _normalised(raw: Any) -> str | None:
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or len(raw) > _MAX_RECIPIENT:
         return None
     try:
         return normalise(parseaddr(raw)[1])

@@ -60,6 +60,9 @@ def verify(secret: bytes, token: str) -> UnsubscribeClaim:
         body = json.loads(_unb64(payload))
         if not isinstance(body.get("a"), str) or not isinstance(body.get("c"), str):
             raise KeyError("a/c")
+        for name in ("t", "r", "s"):  # optional, but text when present: they reach pages and keys
+            if body.get(name) is not None and not isinstance(body[name], str):
+                raise TypeError(f"'{name}' is not text")
         return UnsubscribeClaim(
             address=body["a"],
             campaign_id=body["c"],

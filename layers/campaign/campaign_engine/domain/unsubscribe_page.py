@@ -7,6 +7,9 @@ provider's one-click POST (``List-Unsubscribe=One-Click``) or the page's button.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import email.errors
 import html
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -63,19 +66,43 @@ def error_page(message: str) -> str:
     return _page("This link does not work", f"<p>{html.escape(message)}</p>")
 
 
+def request_body(raw: str | None, is_base64: bool) -> bytes | None:
+    """The POST body as bytes, or None when it cannot be read (base64 that is not): a bad request."""
+    text = raw or ""
+    if not is_base64:
+        # A JSON event can carry lone surrogates; they are not form text anyway.
+        return text.encode("utf-8", errors="replace")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII characters in the base64
+        return None
+
+
 def form_fields(body: bytes, content_type: str | None) -> dict[str, str]:
-    """Fields of a urlencoded or multipart/form-data POST body (first value of each)."""
+    """Fields of a urlencoded or multipart/form-data POST body (first value of each). A body
+    that cannot be parsed has no fields: the caller then refuses the request as not one-click."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     if kind == "multipart/form-data":
-        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + body)
-        fields = {}
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if name:
-                fields[str(name)] = str(part.get_content()).strip()
-        return fields
+        return _multipart_fields(body, content_type or "")
     parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     return {name: values[0] for name, values in parsed.items()}
+
+
+def _multipart_fields(body: bytes, content_type: str) -> dict[str, str]:
+    # Header text outside latin-1 cannot come from a real client: replaced, then parsed as sent.
+    header = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", errors="replace")
+    fields: dict[str, str] = {}
+    try:
+        message = BytesParser(policy=HTTP).parsebytes(header + body)
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name and str(name) not in fields:
+                fields[str(name)] = str(part.get_content()).strip()
+    except (LookupError, ValueError, TypeError, AttributeError, IndexError, email.errors.MessageError):
+        # An unknown charset (LookupError), a malformed part (the email package's many ways of
+        # saying so): a client's broken body, so no fields and the request is refused with 400.
+        return {}
+    return fields
 
 
 def is_one_click(fields: dict[str, str]) -> bool:

@@ -6,7 +6,6 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote_plus
 
 from pydantic import ValidationError
 
@@ -19,6 +18,7 @@ from ..domain.breaker import BreakerSettings
 from ..domain.campaign import CampaignDefinition, check_campaign_id, parse_definition
 from ..domain.contracts import AudienceRef, RunInput
 from ..domain.errors import CampaignError
+from ..domain.triggers import S3Event, ScheduleEvent, parse_trigger
 from ..domain.validation import describe
 from ..observability import logger
 
@@ -75,12 +75,12 @@ def run_for_upload(settings: Settings, key: str, etag: str | None, version_id: s
     )
 
 
-def run_for_schedule(settings: Settings, campaign_id: str, scheduled_time: str) -> RunInput:
+def run_for_schedule(settings: Settings, event: ScheduleEvent) -> RunInput:
     """A scheduled run starts even when its definition or audience is broken: Prepare then
     fails it with a run record and a report naming the problem, instead of a silent retry."""
-    check_campaign_id(campaign_id, where="schedule input: campaign_id")
-    when = datetime.fromisoformat(scheduled_time.replace("Z", "+00:00"))
-    stamp = when.strftime("%Y%m%dT%H%M%SZ")
+    campaign_id = check_campaign_id(event.campaign_id, where="schedule input: campaign_id")
+    stamp = event.stamp
+    scheduled_time = event.scheduled_time.isoformat().replace("+00:00", "Z")
     definition = _definition_or_none(settings, campaign_id)
     audience = None
     if definition and definition.audience_key:
@@ -139,15 +139,12 @@ def start_execution(settings: Settings, run: RunInput, name: str | None = None) 
 
 
 def s3_records(event: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
-    out = []
-    for record in event.get("Records", []):
-        s3 = record.get("s3", {})
-        obj = s3.get("object", {})
-        out.append((unquote_plus(obj.get("key", "")), obj.get("eTag"), obj.get("versionId")))
-    return out
+    return parse_trigger(S3Event, event, "StartCampaign S3 event").objects()
 
 
 def handle(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise CampaignError(f"the event is a {type(event).__name__}, not an object", where="StartCampaign input")
     if "Records" in event:
         results = []
         for key, etag, version_id in s3_records(event):
@@ -156,7 +153,7 @@ def handle(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
                 results.append(start_execution(settings, run))
         return {"runs": results}
     if event.get("source") == "schedule":
-        run = run_for_schedule(settings, event["campaign_id"], event["scheduled_time"])
+        run = run_for_schedule(settings, parse_trigger(ScheduleEvent, event, "schedule input"))
         return {"runs": [start_execution(settings, run)]}
     if event.get("action") == "resume":
         return {"runs": [resume(settings, event)]}
