@@ -52,3 +52,17 @@ def test_finish_waits_out_the_last_interval():
     pacer.before_call(10)
     pacer.finish()
     assert clock.now == 1.0
+
+
+def test_a_slow_step_between_the_wait_and_the_call_never_squeezes_two_calls_into_one_second():
+    """SendBatch writes the batch record between its turn and its call: however long that write
+    takes, calls start at least an interval apart (booked from when each really starts)."""
+    clock = FakeClock()
+    pacer = Pacer(50, clock=clock, sleep=clock.sleep)
+    starts = []
+    for write_seconds in (0.7, 0.0, 0.4, 0.0, 0.9, 0.1):
+        pacer.wait_turn()
+        clock.now += write_seconds  # the in-flight write
+        pacer.call_starts(50)
+        starts.append(clock.now)
+    assert all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(starts))

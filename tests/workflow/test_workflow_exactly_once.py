@@ -126,16 +126,16 @@ def test_access_denied_stops_the_run_releases_everyone_and_a_corrected_upload_se
 def test_a_crash_during_the_pacing_wait_leaves_nobody_unknown(recipe_stack, monkeypatch) -> None:
     from campaign_engine.domain.pacing import Pacer
 
-    original = Pacer.before_call
+    original = Pacer.wait_turn
     crashed: list[int] = []
 
-    def die_waiting(self: Pacer, entries: int) -> None:
+    def die_waiting(self: Pacer) -> None:
         if not crashed:
-            crashed.append(entries)
+            crashed.append(1)
             raise TimeoutError("Task timed out while waiting for its send slot")
-        original(self, entries)
+        original(self)
 
-    monkeypatch.setattr(Pacer, "before_call", die_waiting)
+    monkeypatch.setattr(Pacer, "wait_turn", die_waiting)
     recipe_stack.configure_ses(max_send_rate=2500)
     audience = rows(120)
 

@@ -101,7 +101,17 @@ class Pacer:
             self._sleep(wait)
 
     def before_call(self, entries: int) -> None:
+        self.wait_turn()
+        self.call_starts(entries)
+
+    def wait_turn(self) -> None:
+        """Wait until this worker's next call may start."""
         self._wait()
+
+    def call_starts(self, entries: int) -> None:
+        """Book the interval from the moment the call really starts: whatever ran between the
+        wait and the call (the batch record's in-flight write) then delays the next call too,
+        instead of squeezing two calls into one second."""
         self._next = self._clock() + max(1.0, min_batch_seconds(entries, self.rate))
 
     def finish(self) -> None:

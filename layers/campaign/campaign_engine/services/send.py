@@ -177,9 +177,10 @@ class BatchSender:
         """One SendBulkEmail call, then retries of only the entries SES did not take."""
         for attempt in range(MAX_ATTEMPTS):
             request = build_request(self.context, batch, pending, url_for)
-            pacer.before_call(len(pending))
+            pacer.wait_turn()  # before the in-flight write: a crash while waiting leaves them PENDING
             self.record.begin_call(address_hash(r.email) for r in pending)
             self._save()
+            pacer.call_starts(len(pending))
             retry = self._apply(pending, ses.send_bulk(request))
             if not retry:
                 return
