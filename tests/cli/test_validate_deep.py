@@ -9,7 +9,8 @@ from campaign_cli.main import main
 
 def test_a_definition_nested_20000_levels_deep_is_a_problem_with_its_line_and_field(tmp_path, capsys) -> None:
     path = tmp_path / "deep.json"
-    path.write_text('{\n  "campaign_id": "deep",\n  "default_template_data": {"a": ' + "[" * 20000 + "]" * 20000 + "}}\n")
+    deep = "[" * 20000 + "]" * 20000
+    path.write_text('{\n  "campaign_id": "deep",\n  "default_template_data": {"a": ' + deep + "}}\n")
 
     code = main(["--json", "validate", str(path)])
 
