@@ -16,7 +16,8 @@ import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -59,6 +60,48 @@ class Registry:
 
 
 REGISTRY = Registry()
+
+
+class LambdaDied(BaseException):
+    """The Lambda runtime lost the invocation: the process exited (``Runtime.ExitError``) or ran
+    out of time (``Sandbox.Timedout``). A BaseException so that no ``except Exception`` in our
+    code can swallow it, as no code survives a real process death; the in-process invoke reports
+    it the way Lambda reports a crash, as a function error with that ``errorType``."""
+
+    def __init__(self, message: str, error_type: str = "Runtime.ExitError") -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+@dataclass
+class Frame:
+    """One invocation running on this thread; ``dead`` once it crashed (then none of its later
+    AWS calls may take effect: a dead process makes none, even from ``finally`` blocks)."""
+
+    function: str  # logical id, e.g. "SendBatchFunction"
+    dead: bool = False
+
+
+_CURRENT = threading.local()
+
+
+def current_frame() -> Frame | None:
+    """The innermost function invocation running on this thread (None outside any function)."""
+    stack: list[Frame] = getattr(_CURRENT, "stack", [])
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def running(function: str) -> Iterator[Frame]:
+    stack: list[Frame] = _CURRENT.__dict__.setdefault("stack", [])
+    frame = Frame(function)
+    stack.append(frame)
+    try:
+        yield frame
+    finally:
+        stack.pop()
+
+
 _MODULES: dict[Path, ModuleType] = {}
 _IMPORT_LOCK = threading.Lock()
 _original_invoke = LambdaFunction._invoke_lambda
@@ -110,9 +153,14 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
         for hook in list(REGISTRY.hooks):
             hook(code.logical_id, payload)
         handler = load_handler(code)
-        result = handler(payload, LambdaContext(self.function_name, self.function_arn, code))
+        with running(code.logical_id):
+            result = handler(payload, LambdaContext(self.function_name, self.function_arn, code))
         invocation.result = result
         return json.dumps(result, default=str), False, ""
+    except LambdaDied as died:  # what Lambda reports for a crashed or timed-out invocation
+        invocation.error = f"{died.error_type}: {died}"
+        log.warning("%s died: %s", code.logical_id, invocation.error)
+        return json.dumps({"errorMessage": str(died), "errorType": died.error_type}), True, ""
     except Exception as exc:  # the Lambda runtime turns any exception into an error payload
         invocation.error = f"{type(exc).__name__}: {exc}"
         log.warning("%s failed: %s", code.logical_id, invocation.error)
@@ -140,4 +188,5 @@ def invoke_handler(logical_id: str, event: Any) -> Any:
     """Call a template function's real handler directly (no moto Lambda API), with a context."""
     name, code = next((n, c) for n, c in REGISTRY.functions.items() if c.logical_id == logical_id)
     context = LambdaContext(name, f"arn:aws:lambda:{name}", code)
-    return load_handler(code)(event, context)
+    with running(logical_id):
+        return load_handler(code)(event, context)

@@ -21,10 +21,18 @@
    Map children reloading it at once fail with ``ModuleNotFoundError: spec not found for the
    module 'moto.s3.urls'`` (seen in a 50,000-row run: 372 failed SendBatch attempts). The patch
    imports it once.
+6. moto's S3 notifications invoke a function once and drop any error; Lambda invokes S3
+   notifications asynchronously and retries a failed invocation twice (the function's default
+   ``MaximumRetryAttempts``), so one crash of StartCampaign does not lose an upload. The patch
+   retries the same way (at once: Lambda waits about a minute, then two).
+7. moto's CreateStateMachine parses the definition (ANTLR) only to validate it, a second or
+   so for campaign.asl.json, at every start of the local stack. The patch remembers
+   definitions that parsed; executions still parse their own copy, as before.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -38,9 +46,11 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend, get_filter_expression
 from moto.dynamodb.responses import DynamoHandler
+from moto.s3 import notifications as s3_notifications
 from moto.s3.models import S3Backend
 from moto.sns.utils import FilterPolicyMatcher
 from moto.sqs.models import Queue
+from moto.stepfunctions.parser import models as sfn_models
 
 _original_transact = DynamoDBBackend.transact_write_items
 _original_call_action = DynamoHandler.call_action
@@ -54,6 +64,39 @@ _SQS_PROPERTIES = (
 _original_sqs = {name: Queue.__dict__[name] for name in _SQS_PROPERTIES}
 _original_s3_urls = S3Backend.__dict__["_url_module"]
 _LOCK = threading.RLock()
+_original_s3_invoke = s3_notifications._invoke_awslambda
+_original_parser = sfn_models.AmazonStateLanguageParser
+_VALID_DEFINITIONS: set[str] = set()
+
+
+class _ValidatingParser:
+    """The one use models.py makes of the parser: ``parse(definition)`` raising when invalid."""
+
+    @staticmethod
+    def parse(definition: str) -> Any:
+        if definition in _VALID_DEFINITIONS:
+            return None  # parsed before: the caller ignores the result
+        parsed = _original_parser.parse(definition)
+        _VALID_DEFINITIONS.add(definition)
+        return parsed
+
+
+ASYNC_RETRIES = 2  # Lambda's default MaximumRetryAttempts for asynchronous invocations
+
+
+def _invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    """An asynchronous invocation: the first attempt and up to two retries on a function error."""
+    from moto.awslambda.utils import get_backend
+
+    try:
+        function = get_backend(account_id, region_name).get_function(fn_arn)
+    except Exception:  # as moto: a missing function fails the notification, never the upload
+        return
+    for _attempt in range(1 + ASYNC_RETRIES):
+        headers: dict[str, str] = {}
+        function.invoke(json.dumps(event_body), {"x-amz-invocation-type": "Event"}, headers)
+        if "x-amz-function-error" not in headers:
+            return
 
 
 def _call_action(self: DynamoHandler) -> Any:
@@ -120,8 +163,8 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
                 op["TableName"],
                 key,
                 update_expression=op["UpdateExpression"],
-                expression_attribute_names=names,
-                expression_attribute_values=values,
+                expression_attribute_names=names or {},  # what moto's own handler passes when absent
+                expression_attribute_values=values or {},
             )
 
 
@@ -166,6 +209,8 @@ def _s3_url_module(self: S3Backend) -> Any:
 
 
 def install() -> None:
+    sfn_models.AmazonStateLanguageParser = _ValidatingParser  # type: ignore[misc,assignment]
+    s3_notifications._invoke_awslambda = _invoke_awslambda
     S3Backend._url_module = property(_s3_url_module)  # type: ignore[assignment,method-assign]
     DynamoHandler.call_action = _call_action  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
@@ -175,6 +220,8 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    sfn_models.AmazonStateLanguageParser = _original_parser  # type: ignore[misc]
+    s3_notifications._invoke_awslambda = _original_s3_invoke
     S3Backend._url_module = _original_s3_urls  # type: ignore[method-assign]
     for name, value in _original_sqs.items():
         setattr(Queue, name, value)
