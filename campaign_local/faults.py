@@ -216,12 +216,19 @@ class Injector:
     fired: list[Fired] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _rng: random.Random = field(default_factory=random.Random)
+    # SendBulkEmail calls SES answered, per invocation (frame), and the recipients of those whose
+    # invocation then met a fault before it was over: it may have died before recording the
+    # answer, which for the send path is the same as a lost reply.
+    _answered: dict[int, tuple[Any, list[str]]] = field(default_factory=dict)
+    _interrupted: set[str] = field(default_factory=set)
 
     def arm(self, schedule: Schedule) -> None:
         with self.lock:
             self.schedule = schedule
             self.calls = Counter()
             self.fired = []
+            self._answered = {}
+            self._interrupted = set()
             self._rng = random.Random(schedule.random.seed if schedule.random else 0)
             self.enabled = True
 
@@ -255,9 +262,16 @@ class Injector:
         _, service, operation = [*event_name.split("."), "", ""][:3]
         site = CallSite(function=frame.function, service=service, operation=operation)
         decided = self._decide(site)
+        sends = (service, operation) == ("sesv2", "SendBulkEmail")
         if decided is None:
-            return _original_call(stubber, event_name, request, **kwargs)
+            response = _original_call(stubber, event_name, request, **kwargs)
+            if sends:
+                with self.lock:
+                    self._answered.setdefault(id(frame), (frame, []))[1].extend(_send_recipients(request))
+            return response
         occurrence, when, kind = decided
+        with self.lock:  # a fault in an invocation that already had SES answers
+            self._interrupted.update(self._answered.pop(id(frame), (frame, []))[1])
         if when is When.BEFORE:
             self._record(site, occurrence, when, kind, ())
             return self._inject(frame, request, service, kind, None)
@@ -291,9 +305,12 @@ class Injector:
         return error_response(request, service, status, code)
 
     def lost_recipients(self) -> set[str]:
-        """Recipients of SendBulkEmail calls that took effect but whose answer the function lost."""
+        """Recipients of SendBulkEmail calls that took effect but whose answer the function lost:
+        a fault right after the call, or any later fault in the same invocation (it may have died
+        before recording the answer)."""
         with self.lock:
-            return {address for fired in self.fired if fired.when is When.AFTER for address in fired.recipients}
+            lost = {address for fired in self.fired if fired.when is When.AFTER for address in fired.recipients}
+            return lost | self._interrupted
 
 
 INJECTOR = Injector()
