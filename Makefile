@@ -35,6 +35,8 @@ help:
 	@echo "make demo   run the recipe campaign end to end on the local AWS stack (writes $(OUT)/report.json)"
 	@echo "make test   install everything and run every check CI runs"
 	@echo "make bench  measure throughput, memory, calls, cost, pacing, cold start (build/bench/results.json)"
+	@echo "make chaos  1,000 fault schedules on the local stack, every promise checked (build/chaos/results.json)"
+	@echo "make fuzz   10,500 fuzzed inputs to every entry point (build/fuzz/results.json)"
 	@echo "make local-up  the local stack as a long-lived endpoint for the campaign command (campaign --local ...)"
 	@echo "make sam-local-invoke  every function in a real sam local invoke (Docker image built here; root; ~5-7 min)"
 
