@@ -332,16 +332,20 @@ def run_on_local_stack(
 ) -> DemoResult:
     out: Path = args.out
     result = DemoResult()
-    with LocalStack.start() as stack:
+    sender = definition.get("sender", {}).get("address", "")
+    domain = sender.rsplit("@", 1)[1] if "@" in sender else None
+    # The demo deploys its stack for the campaign's sender, as a team deploys with SenderIdentity
+    # set to its own domain (Prepare refuses a sender the identity does not cover).
+    parameters = {"SenderIdentity": domain} if domain else None
+    with LocalStack.start(parameters=parameters) as stack:
         stack.configure_ses(
             max_send_rate=args.send_rate,
             max_24_hour_send=10_000_000,
             open_share=args.open_share,
             click_share=args.click_share,
         )
-        sender = definition.get("sender", {}).get("address", "")
-        if "@" in sender:
-            stack.verify_sender(sender.rsplit("@", 1)[1])
+        if domain:
+            stack.verify_sender(domain)
         load_templates(stack, args.templates)
         stack.upload(f"campaigns/{campaign_id}.json", args.campaign.read_bytes())
         if args.prior_events:

@@ -121,8 +121,9 @@ def serve(
     state_file: Path = DEFAULT_STATE_FILE,
     ses_options: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Start the stack and its endpoint; yields what is written to ``state_file``."""
-    with LocalStack.start() as stack:
+    """Start the stack and its endpoint; yields what is written to ``state_file``. The first
+    identity is the stack's SenderIdentity (what SendBatch may send through)."""
+    with LocalStack.start(parameters={"SenderIdentity": identities[0]} if identities else None) as stack:
         for identity in identities:
             stack.verify_sender(identity)
         if ses_options:
