@@ -179,7 +179,7 @@ def deliver(
         with injector.armed(fault):
             try:
                 result = lambdas.invoke_handler(function, event)
-            except (Crash, Exception):  # a failed invocation: every record comes back
+            except (Crash, lambdas.LambdaDied, Exception):  # a failed invocation: every record comes back
                 failed = list(taken)
             else:
                 failed = [by_id[f["itemIdentifier"]] for f in result["batchItemFailures"]]
@@ -408,6 +408,82 @@ def test_any_order_repeats_and_crashes_give_one_ordered_fault_free_outcome(feedb
     injector = Injector()
     for function in ("EngagementFunction", "SuppressionFunction"):
         deliver(function, bodies(for_function(function, records)), injector, faults=faults, rng=rng)
+    assert outcome(stack) == expected
+
+
+# -- faults at each HTTP attempt, under the SDK's own retries -------------------------------------
+
+# The harness's faults (campaign_local.faults) act per HTTP attempt, where the network would be:
+# a write that took effect and lost its reply (a 5xx after it, a read timeout) is retried by
+# botocore, and the retries may end in a throttle, a 5xx or success. The hooks above act once
+# per call, after botocore's retries, so they never see a landed attempt followed by a 4xx.
+ATTEMPT_FAULT_SEEDS = (100005, 100008, 100115, 100143, 100189, 7, 11, 23)
+
+
+@pytest.mark.parametrize("seed", ATTEMPT_FAULT_SEEDS)
+def test_faults_at_each_attempt_under_sdk_retries_give_one_ordered_fault_free_outcome(feedback, seed):
+    """Issue 10's chaos sweep (random faults at rate 0.1 over the whole campaign) reported
+    counters one short, e.g. ``unique_open`` 1 of 2: a claim written by an attempt whose reply
+    was lost, then a 4xx to the SDK's last retry, must not read as a refusal (the claim would
+    sit under a committed token, never counted). Every SES event at least once, shuffled, some
+    twice, every DynamoDB attempt of the feedback functions failing at random (crash, timeout,
+    throttle, 5xx before; crash, timeout, 5xx, lost reply after), redelivered until each record
+    went through: the outcome equals one ordered, fault-free delivery's."""
+    from campaign_local.faults import INJECTOR, RandomFaults, Schedule, fast_clock, install, uninstall
+
+    stack, expected = feedback
+    rng = random.Random(seed)
+    records = rng.sample(RECORDS, k=len(RECORDS))
+    for record in rng.sample(RECORDS, k=len(RECORDS) // 3):  # delivered twice, anywhere
+        records.insert(rng.randint(0, len(records)), record)
+    install()
+    INJECTOR.arm(Schedule(random=RandomFaults(rate=0.15, seed=seed)))
+    try:
+        with fast_clock():
+            for function in ("EngagementFunction", "SuppressionFunction"):
+                deliver(function, bodies(for_function(function, records)), Injector(), rng=rng)
+        fired = list(INJECTOR.fired)
+    finally:
+        uninstall()
+    assert fired, "no fault fired: the schedule tested nothing"
+    assert outcome(stack) == expected
+
+
+def test_a_write_that_landed_then_a_throttle_to_every_retry_blocks_the_commit(feedback, monkeypatch):
+    """The exact sequence: the first UpdateItem of the batch takes effect and its 5xx reply is
+    lost; botocore retries and every retry is throttled (a 4xx, RetryAttempts > 0). The claim
+    the first attempt wrote is this token's, unseen: the batch must not commit (else the claim
+    sits under a committed token, never counted); redelivered, the event counts once."""
+    from campaign_local.faults import INJECTOR, CallSite, Fault, FaultKind, Schedule, When, fast_clock, install
+    from campaign_local.faults import uninstall
+
+    stack, expected = feedback
+    site = CallSite(function="EngagementFunction", service="dynamodb", operation="UpdateItem")
+    landed = Fault(site=site, nth=1, when=When.AFTER, kind=FaultKind.SERVER_ERROR, times=1)
+    throttled = Fault(site=site, nth=2, when=When.BEFORE, kind=FaultKind.THROTTLE, times=None)
+    queue = bodies(RECORDS)
+    install()
+    try:
+        with fast_clock():
+            INJECTOR.arm(Schedule(fault=landed))
+            # Arm the landed attempt, then switch to throttling every later attempt of the call.
+            original = INJECTOR._decide
+
+            def decide(call: CallSite) -> Any:
+                found = original(call)
+                if call == site and INJECTOR.calls[site] == 1:
+                    INJECTOR.schedule = Schedule(fault=throttled)
+                return found
+
+            monkeypatch.setattr(INJECTOR, "_decide", decide)
+            with pytest.raises(RuntimeError, match="not committed"):
+                lambdas.invoke_handler("EngagementFunction", ses.sqs_event(queue, QUEUE))
+            INJECTOR.disarm()
+        assert [f.kind for f in INJECTOR.fired][:2] == [FaultKind.SERVER_ERROR, FaultKind.THROTTLE]
+    finally:
+        uninstall()
+    deliver("EngagementFunction", queue, Injector())  # the batch, back from the queue
+    deliver("SuppressionFunction", bodies(for_function("SuppressionFunction", RECORDS)), Injector())
     assert outcome(stack) == expected
 
 

@@ -12,10 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import EVENTS, load_event
-
 from campaign_local import lambdas
 from campaign_local.stack import LocalStack
+from tests.conftest import EVENTS, load_event
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIBERS = ROOT / "examples/recipe/subscribers.json"

@@ -17,10 +17,10 @@ from campaign_engine.adapters.runs import RunStore
 from campaign_engine.domain.errors import AccountLevelError
 from campaign_engine.domain.outcomes import OUTCOMES
 from campaign_engine.services import finalize as finalize_service
-from conftest import load_event
 
 from campaign_local.lambdas import invoke_handler as call
 from campaign_local.stack import LocalStack
+from tests.conftest import load_event
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIBERS = ROOT / "examples/recipe/subscribers.json"

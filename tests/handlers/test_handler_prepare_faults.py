@@ -20,7 +20,6 @@ from campaign_engine.adapters import aws
 from campaign_engine.adapters.runs import RunStore
 from campaign_engine.domain.faults import TransientAwsError, is_transient
 from campaign_engine.services.prepare import sender_covered
-from conftest import load_event
 
 from campaign_cli.commands.push import run_push
 from campaign_cli.commands.validate import run_validate
@@ -28,6 +27,7 @@ from campaign_cli.output import Out
 from campaign_cli.target import Target
 from campaign_local.lambdas import invoke_handler as call
 from campaign_local.stack import LocalStack
+from tests.conftest import load_event
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = json.loads((ROOT / "examples/recipe/campaign.json").read_text())

@@ -13,10 +13,10 @@ import pytest
 from campaign_engine.adapters.runs import RunStore
 from campaign_engine.domain.outcomes import OUTCOMES
 from campaign_engine.services.prepare import UNSEGMENTED
-from conftest import load_event
 
 from campaign_local.lambdas import invoke_handler as call
 from campaign_local.stack import LocalStack
+from tests.conftest import load_event
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples/pinpoint"
