@@ -7,7 +7,9 @@ A *crash* (issue 10, "What to build" 3) is any of:
   refusal at a boundary);
 - a broken promise the target checks itself (a 5xx for input that should be refused, a poison
   record that takes its batch down, a row without an outcome): the target raises ``Broken``;
-- anything slower than ``SLOW_SECONDS`` for one input.
+- anything slower than ``SLOW_SECONDS`` for one input, in CPU time of the thread that runs it
+  (the targets run in-process on it): wall time would measure the machine's load (the suite runs
+  in parallel workers), not the input.
 
 The recorder never lets an exception reach hypothesis: every drawn input is run and counted,
 and a crash is recorded (input repr truncated, addresses redacted) instead of stopping the
@@ -116,7 +118,7 @@ class Recorder:
     def execute(self, target: Target, value: Any) -> None:
         self.inputs += 1
         self.per_target[target.name] = self.per_target.get(target.name, 0) + 1
-        started = time.perf_counter()
+        started = time.thread_time()
         failure: str | None = None
         where = ""
         try:
@@ -126,7 +128,7 @@ class Recorder:
         except Exception as exc:  # the point of fuzzing: anything else is a finding
             failure = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
             where = _where(exc)
-        elapsed = time.perf_counter() - started
+        elapsed = time.thread_time() - started
         self.slowest[target.name] = max(self.slowest.get(target.name, 0.0), elapsed)
         if failure is None and elapsed > SLOW_SECONDS:
             failure = f"slow: {elapsed:.2f} s for one input (limit {SLOW_SECONDS} s)"

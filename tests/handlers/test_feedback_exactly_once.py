@@ -417,18 +417,19 @@ def test_any_order_repeats_and_crashes_give_one_ordered_fault_free_outcome(feedb
 # a write that took effect and lost its reply (a 5xx after it, a read timeout) is retried by
 # botocore, and the retries may end in a throttle, a 5xx or success. The hooks above act once
 # per call, after botocore's retries, so they never see a landed attempt followed by a 4xx.
-ATTEMPT_FAULT_SEEDS = (100005, 100008, 100115, 100143, 100189, 7, 11, 23)
+ATTEMPT_FAULT_SEEDS = (100005, 100189)  # two mixes of every kind; the sequence itself is below
 
 
 @pytest.mark.parametrize("seed", ATTEMPT_FAULT_SEEDS)
 def test_faults_at_each_attempt_under_sdk_retries_give_one_ordered_fault_free_outcome(feedback, seed):
-    """Issue 10's chaos sweep (random faults at rate 0.1 over the whole campaign) reported
-    counters one short, e.g. ``unique_open`` 1 of 2: a claim written by an attempt whose reply
-    was lost, then a 4xx to the SDK's last retry, must not read as a refusal (the claim would
-    sit under a committed token, never counted). Every SES event at least once, shuffled, some
-    twice, every DynamoDB attempt of the feedback functions failing at random (crash, timeout,
-    throttle, 5xx before; crash, timeout, 5xx, lost reply after), redelivered until each record
-    went through: the outcome equals one ordered, fault-free delivery's."""
+    """The chaos sweep's random schedules, on the feedback functions alone (seconds, not a
+    campaign): every SES event at least once, shuffled, some twice, every DynamoDB attempt of
+    the feedback functions failing at random (crash, timeout, throttle, 5xx before; crash,
+    timeout, 5xx, lost reply after) under the SDK's retries, redelivered until each record went
+    through: the outcome equals one ordered, fault-free delivery's. (The sweep's 13 short
+    counters most likely came from worker processes that imported the engagement code before
+    its last changes: none of 90 reruns reproduces them. The test below is the sequence that
+    loses a count when a 4xx after SDK retries is read as a refusal.)"""
     from campaign_local.faults import INJECTOR, RandomFaults, Schedule, fast_clock, install, uninstall
 
     stack, expected = feedback
@@ -454,8 +455,17 @@ def test_a_write_that_landed_then_a_throttle_to_every_retry_blocks_the_commit(fe
     lost; botocore retries and every retry is throttled (a 4xx, RetryAttempts > 0). The claim
     the first attempt wrote is this token's, unseen: the batch must not commit (else the claim
     sits under a committed token, never counted); redelivered, the event counts once."""
-    from campaign_local.faults import INJECTOR, CallSite, Fault, FaultKind, Schedule, When, fast_clock, install
-    from campaign_local.faults import uninstall
+    from campaign_local.faults import (
+        INJECTOR,
+        CallSite,
+        Fault,
+        FaultKind,
+        Schedule,
+        When,
+        fast_clock,
+        install,
+        uninstall,
+    )
 
     stack, expected = feedback
     site = CallSite(function="EngagementFunction", service="dynamodb", operation="UpdateItem")

@@ -155,7 +155,8 @@ def test_a_crash_after_ses_accepted_the_batch_never_sends_twice(recipe_stack, mo
     _execution, report = upload_and_wait(recipe_stack, audience)
     assert crashed == [50]
     assert report["status"] == "COMPLETED"
-    assert report["unknown"] == 50 and report["sent"] == 70
+    # Unknown, unless SES's Send events were in when Finalize reconciled the run.
+    assert report["unknown"] <= 50 and report["sent"] + report["unknown"] == 120
     assert_adds_up(report)
     sent = Counter(recipients(recipe_stack))
     assert len(sent) == 120 and max(sent.values()) == 1  # SES accepted batch 0 once, nobody twice
