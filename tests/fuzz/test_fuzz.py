@@ -73,11 +73,25 @@ def test_a_documented_refusal_is_not_a_crash_and_a_broken_promise_is():
     assert [c.exception for c in recorder.crashes] == ["tests.fuzz.harness.Broken: status 502 for a client's request"]
 
 
+def _busy(seconds: float) -> None:
+    started = time.thread_time()
+    while time.thread_time() - started < seconds:
+        pass
+
+
 def test_a_slow_input_is_a_crash(monkeypatch):
     monkeypatch.setattr(harness, "SLOW_SECONDS", 0.01)
     recorder = Recorder()
-    recorder.execute(_target(lambda value: time.sleep(0.05)), 1)
+    recorder.execute(_target(lambda value: _busy(0.05)), 1)
     assert recorder.crashes[0].exception.startswith("slow: ")
+
+
+def test_waiting_is_not_slowness(monkeypatch):
+    """The limit is CPU time: an input that waits (the machine is busy, a poller sleeps) is not slow."""
+    monkeypatch.setattr(harness, "SLOW_SECONDS", 0.01)
+    recorder = Recorder()
+    recorder.execute(_target(lambda value: time.sleep(0.05)), 1)
+    assert recorder.crashes == []
 
 
 def test_inputs_are_counted_as_run_and_addresses_never_reported():
