@@ -25,6 +25,10 @@ SETTINGS = Settings.model_validate(
         ({"source": "schedule", "campaign_id": "recipe"}, "scheduled_time"),
         ({"source": "schedule", "scheduled_time": "2026-12-07T09:00:00Z"}, "campaign_id"),
         ({"source": "schedule", "campaign_id": "recipe", "scheduled_time": "yesterday"}, "scheduled_time"),
+        (
+            {"source": "schedule", "campaign_id": "recipe", "scheduled_time": "9999-12-31T23:59:59-01:00"},
+            "scheduled_time",
+        ),
         ({"Records": "x"}, "Records"),
         ({"Records": [1.5]}, "Records[0]"),
         ({"Records": [{"s3": "x"}]}, "Records[0].s3"),

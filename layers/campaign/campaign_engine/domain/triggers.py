@@ -51,7 +51,10 @@ class ScheduleEvent(_Event):
     @field_validator("scheduled_time")
     @classmethod
     def _in_utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last UTC time Python has
+            raise ValueError("the time is out of range in UTC") from None
 
     @property
     def stamp(self) -> str:
