@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 S = EntryState
 # transition -> (states it may start from (None: an entry the record does not have), state it ends in)
 LIFE_CYCLE = {
-    "suppressed": ({None, S.PENDING}, S.SUPPRESSED),
-    "duplicate": ({None, S.PENDING}, S.DUPLICATE),
-    "begin_call": ({None, S.PENDING}, S.INFLIGHT),
+    "suppressed": ({None, S.PENDING, S.RELEASED}, S.SUPPRESSED),
+    "duplicate": ({None, S.PENDING, S.RELEASED}, S.DUPLICATE),
+    "begin_call": ({None, S.PENDING, S.RELEASED}, S.INFLIGHT),
     "sent": ({S.INFLIGHT}, S.SENT),
     "rejected": ({S.INFLIGHT}, S.FAILED),
     "not_accepted": ({S.INFLIGHT}, S.PENDING),
@@ -66,11 +66,11 @@ def test_an_interrupted_attempt_makes_only_in_flight_entries_unknown() -> None:
 
 
 def test_final_states_never_move_again_and_only_new_or_pending_entries_are_sendable() -> None:
-    final = {S.SENT, S.FAILED, S.SUPPRESSED, S.DUPLICATE, S.RELEASED}
+    final = {S.SENT, S.FAILED, S.SUPPRESSED, S.DUPLICATE}
     for state in final:
         leaving = [t for t, (allowed, _) in LIFE_CYCLE.items() if state in allowed]
         assert leaving == [], state
-    assert {s for s in STARTS if record_with(s).sendable("h")} == {None, S.PENDING}
+    assert {s for s in STARTS if record_with(s).sendable("h")} == {None, S.PENDING, S.RELEASED}
 
 
 def test_every_state_has_an_outcome_and_in_flight_reads_as_unknown() -> None:

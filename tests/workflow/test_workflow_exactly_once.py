@@ -123,6 +123,25 @@ def test_access_denied_stops_the_run_releases_everyone_and_a_corrected_upload_se
     assert Counter(recipients(recipe_stack)) == Counter(r["email"] for r in corrected)
 
 
+def test_a_retry_after_access_denied_sends_everyone_the_refusal_released(recipe_stack) -> None:
+    from campaign_engine.services import control
+
+    recipe_stack.configure_ses(max_send_rate=10)
+    refuse_sends("AccessDeniedException", "User is not authorized to perform ses:SendBulkEmail", times=1)
+    audience = rows(120)
+    execution, report = upload_and_wait(recipe_stack, audience)
+    assert report["status"] == "FAILED" and report["not_sent"] == 120
+
+    control.retry(settings_of(recipe_stack), execution["name"], "recipe")  # the policy is fixed
+    (arn,) = [e["executionArn"] for e in recipe_stack.executions() if e["name"] == f"{execution['name']}-retry-1"]
+    retried = recipe_stack.wait_for_execution(arn)
+    report = recipe_stack.report("recipe", execution["name"])
+
+    assert retried["status"] == "SUCCEEDED" and report["status"] == "COMPLETED"
+    assert report["sent"] == 120 and report["not_sent"] == 0 and report["duplicate"] == 0
+    assert Counter(recipients(recipe_stack)) == Counter(r["email"] for r in audience)
+
+
 def test_a_crash_during_the_pacing_wait_leaves_nobody_unknown(recipe_stack, monkeypatch) -> None:
     from campaign_engine.domain.pacing import Pacer
 

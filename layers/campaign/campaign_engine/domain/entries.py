@@ -6,15 +6,15 @@ before and after every SES call, so whatever attempt reads it next knows how far
 got. SES has no idempotency token: this record and the send ledger are the only guards
 against sending twice.
 
-    (new) --suppressed--> SUPPRESSED                       final
-    (new) --duplicate---> DUPLICATE                        final (the ledger holds it for another run)
-    (new)|PENDING --begin_call--> INFLIGHT                 saved just before the SES call
+    (new)|PENDING|RELEASED --suppressed--> SUPPRESSED      final
+    (new)|PENDING|RELEASED --duplicate---> DUPLICATE       final (the ledger holds it for another run)
+    (new)|PENDING|RELEASED --begin_call--> INFLIGHT        saved just before the SES call (after the wait)
     INFLIGHT --sent--------> SENT                          SES accepted it (per-entry SUCCESS)
     INFLIGHT --rejected----> FAILED                        SES refused this entry for good
     INFLIGHT --not_accepted-> PENDING                      throttled, over quota, refused before acceptance
     INFLIGHT --maybe_sent--> UNKNOWN                       the call's fate is unknown (lost reply, 5xx)
     INFLIGHT --interrupted-> UNKNOWN                       a retry found the attempt died during the call
-    INFLIGHT|PENDING --released--> RELEASED                the run stopped: SES did not take it
+    INFLIGHT|PENDING --released--> RELEASED                the run stopped: SES did not take it (a retry sends it)
     UNKNOWN --confirmed----> SENT                          reconcile found SES's Send event for it
     UNKNOWN --released-----> RELEASED                      an operator released it after the window
 
@@ -67,9 +67,10 @@ OUTCOME_OF: dict[EntryState, Outcome] = {
 
 _NEW = None  # an entry the record does not have yet
 _ALLOWED: dict[str, tuple[EntryState | None, ...]] = {
-    "suppressed": (_NEW, EntryState.PENDING),
-    "duplicate": (_NEW, EntryState.PENDING),
-    "begin_call": (_NEW, EntryState.PENDING),
+    # RELEASED: SES never took it and its reservation is free, so a retry of the run sends it.
+    "suppressed": (_NEW, EntryState.PENDING, EntryState.RELEASED),
+    "duplicate": (_NEW, EntryState.PENDING, EntryState.RELEASED),
+    "begin_call": (_NEW, EntryState.PENDING, EntryState.RELEASED),
     "sent": (EntryState.INFLIGHT,),
     "rejected": (EntryState.INFLIGHT,),
     "not_accepted": (EntryState.INFLIGHT,),
@@ -125,8 +126,9 @@ class BatchRecord(BaseModel):
         return self.entries.get(entry)
 
     def sendable(self, entry: str) -> bool:
-        """Never attempted, or attempted and not accepted: may go to SES now."""
-        return self.entries.get(entry) in (None, EntryState.PENDING)
+        """Never attempted, attempted and not accepted, or released when the run stopped (a
+        `campaign retry` sends it): may go to SES now."""
+        return self.entries.get(entry) in (None, EntryState.PENDING, EntryState.RELEASED)
 
     def with_state(self, state: EntryState) -> list[str]:
         return [h for h, s in self.entries.items() if s is state]
