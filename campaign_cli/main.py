@@ -30,6 +30,28 @@ def _epilog() -> str:
     )
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """The target and output options. Each subcommand takes them too (``campaign status --json``
+    as well as ``campaign --json status``): there their default is SUPPRESS, so an option given
+    before the subcommand is not reset by the subcommand's parser."""
+    default: dict[str, Any] = {} if top_level else {"default": argparse.SUPPRESS}
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="the local stack of `make local-up`", **default)
+    where.add_argument("--stack-name", help="a deployed stack (default: samconfig.toml's stack_name)", **default)
+    parser.add_argument("--region", help="AWS region of the deployed stack", **default)
+    parser.add_argument("--profile", help="AWS profile for the deployed stack", **default)
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document (progress goes to stderr)", **default
+    )
+
+
+def global_options() -> argparse.ArgumentParser:
+    """A parent parser of the global options, for every subcommand."""
+    parent = argparse.ArgumentParser(add_help=False)
+    _add_global_options(parent, top_level=False)
+    return parent
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="campaign",
@@ -37,16 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--local", action="store_true", help="the local stack of `make local-up`")
-    where.add_argument("--stack-name", help="a deployed stack (default: samconfig.toml's stack_name)")
-    parser.add_argument("--region", help="AWS region of the deployed stack")
-    parser.add_argument("--profile", help="AWS profile for the deployed stack")
-    parser.add_argument("--json", action="store_true", help="print one JSON document (progress goes to stderr)")
+    _add_global_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    shared = global_options()
+
     def command(name: str, help_text: str, handler: Handler, *, offline: bool = False) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(name, help=help_text, description=help_text, parents=[shared])
         sub.set_defaults(handler=handler, offline=offline)
         return sub
 
@@ -131,25 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
             sub.add_argument("--refresh", action="store_true", help="recount feedback that arrived since the run ended")
 
-    group = commands.add_parser("suppression", help="the suppression list: list, add, remove, export")
-    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
-    sub = actions.add_parser("list", help="suppressed addresses, newest first")
-    sub.set_defaults(handler=suppression.run_list, offline=False)
-    sub.add_argument("--reason", help="only BOUNCE, COMPLAINT, UNSUBSCRIBE, SOFT_BOUNCE or MANUAL")
-    sub.add_argument("--all", action="store_true", help="also addresses watched for soft bounces")
-    sub.add_argument("--limit", type=int, default=0)
-    sub = actions.add_parser("add", help="suppress addresses (reason MANUAL)")
-    sub.set_defaults(handler=suppression.run_add, offline=False)
-    sub.add_argument("addresses", nargs="+", metavar="ADDRESS")
-    sub.add_argument("--note", help="why (kept with the record)")
-    sub = actions.add_parser("remove", help="stop suppressing addresses")
-    sub.set_defaults(handler=suppression.run_remove, offline=False)
-    sub.add_argument("addresses", nargs="+", metavar="ADDRESS")
-    sub = actions.add_parser("export", help="write the list as CSV or JSON Lines")
-    sub.set_defaults(handler=suppression.run_export, offline=False)
-    sub.add_argument("file", metavar="FILE", help="a path, or - for standard output")
-    sub.add_argument("--format", choices=("csv", "jsonl"))
-    sub.add_argument("--all", action="store_true", help="also addresses watched for soft bounces")
+    suppression.add_commands(commands, shared)
     return parser
 
 

@@ -3,6 +3,7 @@ the same adapter and fold the feedback functions use (an operator's add is a MAN
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
@@ -126,3 +127,26 @@ def run_export(args: Any, target: Target, out: Out) -> int:
             stream.close()
     out.note(f"exported {len(rows):,} suppressed addresses" + (f" to {path}" if path else ""))
     return OK
+
+
+def add_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
+    """``campaign suppression ACTION``; ``shared``: the global options, accepted after the action too."""
+    group = commands.add_parser("suppression", help="the suppression list: list, add, remove, export", parents=[shared])
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub = actions.add_parser("list", help="suppressed addresses, newest first", parents=[shared])
+    sub.set_defaults(handler=run_list, offline=False)
+    sub.add_argument("--reason", help="only BOUNCE, COMPLAINT, UNSUBSCRIBE, SOFT_BOUNCE or MANUAL")
+    sub.add_argument("--all", action="store_true", help="also addresses watched for soft bounces")
+    sub.add_argument("--limit", type=int, default=0)
+    sub = actions.add_parser("add", help="suppress addresses (reason MANUAL)", parents=[shared])
+    sub.set_defaults(handler=run_add, offline=False)
+    sub.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    sub.add_argument("--note", help="why (kept with the record)")
+    sub = actions.add_parser("remove", help="stop suppressing addresses", parents=[shared])
+    sub.set_defaults(handler=run_remove, offline=False)
+    sub.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    sub = actions.add_parser("export", help="write the list as CSV or JSON Lines", parents=[shared])
+    sub.set_defaults(handler=run_export, offline=False)
+    sub.add_argument("file", metavar="FILE", help="a path, or - for standard output")
+    sub.add_argument("--format", choices=("csv", "jsonl"))
+    sub.add_argument("--all", action="store_true", help="also addresses watched for soft bounces")
