@@ -35,7 +35,20 @@ OUTCOME_NOTES = {
 }
 
 FUNNEL = ("sent", "delivered", "opened", "clicked")
-RATES = ("delivery", "bounce", "complaint", "open", "click")
+RATES = ("delivery", "bounce", "complaint", "open", "click", "unsubscribe")
+# What each rate is a share of, for reports written before the report named it next to the rate
+# (campaign_engine.domain.engagement.summary); the page always writes the basis next to the rate.
+RATE_BASIS = {
+    "delivery": "sent",
+    "bounce": "delivered+hard_bounced",
+    "complaint": "delivered",
+    "open": "delivered",
+    "click": "delivered",
+    "unsubscribe": "delivered",
+}
+BASIS_WORDS = {"sent": "of sent", "delivered": "of delivered", "delivered+hard_bounced": "of delivered + hard-bounced"}
+# The funnel's stages, each with the rate (and so the basis) the cards show for it.
+FUNNEL_RATES = {"delivered": "delivery", "opened": "open", "clicked": "click"}
 # SES puts an account under review from these rates on (and may pause it at 10% / 0.5%), so the
 # page flags them rather than leaving the reader to remember the numbers.
 RATE_WARNINGS = {"bounce": 0.05, "complaint": 0.001}
@@ -134,6 +147,18 @@ def _ratio(part: Any, whole: Any) -> float | None:
     if p is None or not w:
         return None
     return p / w
+
+
+def _rate(rates: Mapping, name: str) -> tuple[float | None, str]:
+    """(rate, basis in words) of a report's rate: ``{"rate": 0.39, "of": "delivered"}``, or a
+    bare number as reports before the basis was named had it."""
+    raw = rates.get(name)
+    basis = RATE_BASIS.get(name, "")
+    if isinstance(raw, Mapping):
+        basis = str(raw.get("of") or basis)
+        raw = raw.get("rate")
+    value = _number(raw)
+    return (float(value) if value is not None else None), BASIS_WORDS.get(basis, f"of {basis}" if basis else "")
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -235,21 +260,27 @@ def _stop_notice(report: Mapping) -> str:
 
 
 def _funnel(feedback: Mapping, sent: Any) -> str:
-    """Sent → delivered → opened → clicked as horizontal SVG bars, each as a share of sent.
+    """Sent → delivered → opened → clicked as horizontal SVG bars drawn to the scale of sent;
+    each stage's share is the rate the cards show, with the same basis written next to it.
 
     The SVG has no viewBox: bar widths are percentages of its width and text keeps its size, so
     the chart stays legible from phone to desktop width.
     """
     base = _number(feedback.get("sent", sent)) or 0
+    rates = _mapping(feedback.get("rates"))
     row, bar_y, bar_h = 50, 24, 18
     parts, described = [], []
     for i, stage in enumerate(FUNNEL):
         value = base if stage == "sent" else feedback.get(stage)
-        share = _ratio(value, base)
-        width = max(0.0, min(share or 0.0, 1.0)) * 100
+        width = max(0.0, min(_ratio(value, base) or 0.0, 1.0)) * 100
         top = i * row
-        label = f"{_count(value)} · {_pct(share)} of sent"
-        described.append(f"{_label(stage)} {_count(value)} ({_pct(share)})")
+        if stage in FUNNEL_RATES:
+            share, basis = _rate(rates, FUNNEL_RATES[stage])
+            label = f"{_count(value)} · {_pct(share)} {_text(basis)}"
+            described.append(f"{_label(stage)} {_count(value)} ({_pct(share)} {_text(basis)})")
+        else:
+            label = _count(value)
+            described.append(f"{_label(stage)} {_count(value)}")
         parts.append(
             f'<g class="stage" data-stage="{stage}">'
             f'<text x="0" y="{top + 16}" class="stage-name">{_label(stage)}</text>'
@@ -263,7 +294,8 @@ def _funnel(feedback: Mapping, sent: Any) -> str:
     return (
         f'<svg class="funnel" width="100%" height="{row * len(FUNNEL) - 8}" role="img" '
         f'aria-labelledby="funnel-title funnel-desc" aria-label="Engagement funnel: {description}">'
-        f'<title id="funnel-title">Engagement funnel, as a share of messages sent</title>'
+        f'<title id="funnel-title">Engagement funnel: bars to the scale of messages sent, each share '
+        f"with its basis</title>"
         f'<desc id="funnel-desc">{description}</desc>{"".join(parts)}</svg>'
     )
 
@@ -271,13 +303,15 @@ def _funnel(feedback: Mapping, sent: Any) -> str:
 def _rates(rates: Mapping) -> str:
     cards = []
     for name in RATES:
-        value = _number(rates.get(name))
+        if name not in rates and name == "unsubscribe":
+            continue  # reports from before the unsubscribe rate
+        value, basis = _rate(rates, name)
         limit = RATE_WARNINGS.get(name)
         warn = value is not None and limit is not None and value >= limit
         note = f'<span class="card-note">at or above SES&#8217;s {_pct(limit)} review level</span>' if warn else ""
         cards.append(
             f'<div class="card{" warn" if warn else ""}" data-rate="{name}">'
-            f"<dt>{_label(name)} rate</dt><dd>{_pct(value)}</dd>{note}</div>"
+            f'<dt>{_label(name)} rate</dt><dd>{_pct(value)} <span class="basis">{_text(basis)}</span></dd>{note}</div>'
         )
     return f'<dl class="cards">{"".join(cards)}</dl>'
 
@@ -293,7 +327,137 @@ def _feedback_section(report: Mapping) -> str:
     return (
         '<section aria-labelledby="engagement"><h2 id="engagement">Delivery and engagement</h2>'
         f"{_rates(_mapping(feedback.get('rates')))}"
-        f'<h3 id="funnel">Funnel</h3>{_funnel(feedback, report.get("sent"))}</section>'
+        f'<h3 id="funnel">Funnel</h3>{_funnel(feedback, report.get("sent"))}'
+        f"{_unique_against_total(feedback)}</section>"
+    )
+
+
+def _unique_against_total(feedback: Mapping) -> str:
+    """Opens and clicks: every event against the messages with at least one."""
+    rows = ""
+    for name, total, unique in (("Opens", "opens", "opened"), ("Clicks", "clicks", "clicked")):
+        per = _ratio(feedback.get(total), feedback.get(unique))
+        each = f"{per:,.2f}" if per is not None else "—"
+        rows += (
+            f'<tr data-engagement="{total}"><th scope="row">{name}</th>'
+            f'<td class="num">{_count(feedback.get(total))}</td>'
+            f'<td class="num">{_count(feedback.get(unique))}</td><td class="num">{each}</td></tr>'
+        )
+    return (
+        '<div class="table-wrap"><table class="unique"><caption>Unique against total: every open and click '
+        "SES reported, and the messages with at least one (clicks on the unsubscribe link are not "
+        "counted here)</caption>"
+        '<thead><tr><th scope="col">Event</th><th scope="col" class="num">Total</th>'
+        '<th scope="col" class="num">Unique (messages)</th><th scope="col" class="num">Per message</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+    )
+
+
+def _links(report: Mapping) -> str:
+    """Clicks per link, the unsubscribe link apart (leaving is not engagement)."""
+    heading = '<section aria-labelledby="links"><h2 id="links">Clicks per link</h2>'
+    feedback = report.get("feedback")
+    rows = [row for row in _mapping(feedback).get("links") or [] if isinstance(row, Mapping)]
+    if not isinstance(feedback, Mapping) or not feedback:
+        return heading + '<p class="empty">No feedback yet.</p></section>'
+    links = [row for row in rows if not row.get("unsubscribe")]
+    unsubscribe = [row for row in rows if row.get("unsubscribe")]
+    if not rows:
+        return heading + '<p class="empty">No clicks recorded.</p></section>'
+    body = "".join(
+        f'<tr data-link="{_text(row.get("link"))}"><th scope="row" class="link">'
+        f"{_text(row.get('link')) if not row.get('other') else '<em>Other links</em>'}</th>"
+        f"<td>{_text(row.get('label') or '—')}</td>"
+        f'<td class="num">{_count(row.get("clicks"))}</td><td class="num">{_count(row.get("unique_clicks"))}</td></tr>'
+        for row in links
+    )
+    table = (
+        '<div class="table-wrap"><table class="links"><caption>Clicks on each link (personalised links '
+        "counted by scheme, host and path)</caption>"
+        '<thead><tr><th scope="col">Link</th><th scope="col">Label</th><th scope="col" class="num">Clicks</th>'
+        '<th scope="col" class="num">Unique</th></tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+        if links
+        else '<p class="empty">No clicks on the campaign&#8217;s links.</p>'
+    )
+    apart = "".join(
+        f'<p class="unsubscribe-link" data-unsubscribe-clicks="{_text(row.get("clicks"))}">'
+        f"<strong>Unsubscribe link:</strong> {_count(row.get('clicks'))} clicks by "
+        f"{_count(row.get('unique_clicks'))} recipients, shown apart: not engagement, not in the click rate "
+        "(unsubscribes themselves are counted in the rates above).</p>"
+        for row in unsubscribe
+    )
+    return f"{heading}{table}{apart}</section>"
+
+
+def _timeline(report: Mapping) -> str:
+    """Opens and clicks per hour (then per day) as CSS bars, every event and unique."""
+    heading = '<section aria-labelledby="timeline"><h2 id="timeline">Opens and clicks over time</h2>'
+    feedback = report.get("feedback")
+    buckets = [row for row in _mapping(feedback).get("timeline") or [] if isinstance(row, Mapping)]
+    if not buckets:
+        return heading + '<p class="empty">No opens or clicks recorded.</p></section>'
+    top = max(max(_number(row.get("opens")) or 0, _number(row.get("clicks")) or 0) for row in buckets) or 1
+    body = ""
+    for row in buckets:
+        start, hours = row.get("start"), _number(row.get("hours"))
+        moment = _parse_time(start)
+        if moment is None:
+            when = "Later"
+        elif hours == 1:
+            when = moment.strftime('<span class="nw">%Y-%m-%d</span> <span class="nw">%H:00 UTC</span>')
+        else:
+            when = moment.strftime('<span class="nw">%Y-%m-%d</span> <span class="nw">(day)</span>')
+        cells = ""
+        for kind in ("opens", "clicks"):
+            total, unique = _number(row.get(kind)) or 0, _number(row.get(f"unique_{kind}")) or 0
+            cells += (
+                f'<td class="bars" data-{kind}="{_text(total)}">'
+                f'<span class="figure">{_count(total)} <span class="muted">/ {_count(unique)}</span></span>'
+                f'<span class="bar-track"><span class="bar-fill {kind}" style="width:{total / top * 100:.2f}%"></span>'
+                f'<span class="bar-fill unique" style="width:{unique / top * 100:.2f}%"></span></span></td>'
+            )
+        body += f'<tr><th scope="row">{when}</th>{cells}</tr>'
+    return (
+        heading + '<div class="table-wrap"><table class="timeline"><caption>Per hour (UTC) for the first three '
+        "days after a message was sent, then per day. Total / unique: every event, and the messages with at "
+        "least one in that hour or day (a message opened in two hours counts in both).</caption>"
+        '<thead><tr><th scope="col">When</th><th scope="col">Opens (total / unique)</th>'
+        '<th scope="col">Clicks (total / unique)</th></tr></thead>'
+        f"<tbody>{body}</tbody></table></div></section>"
+    )
+
+
+def _audience(report: Mapping) -> str:
+    """How Prepare read the audience file, and its warnings, when the report has them."""
+    audience = _mapping(report.get("audience"))
+    warnings = [w for w in report.get("warnings") or [] if w]
+    if not audience and not warnings:
+        return ""
+    facts = []
+    for key, label in (
+        ("format", "Format"),
+        ("encoding", "Encoding"),
+        ("delimiter", "Delimiter"),
+        ("compression", "Compression"),
+        ("email_column", "Email column"),
+    ):
+        value = audience.get(key)
+        if value not in (None, ""):
+            shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(str(value), str(value))
+            facts.append((label, f"<code>{_text(shown)}</code>"))
+    columns = audience.get("columns")
+    if isinstance(columns, list) and columns:
+        more = _number(audience.get("columns_total"))
+        extra = f" (of {_count(more)})" if more and more > len(columns) else ""
+        facts.append(("Columns", ", ".join(f"<code>{_text(c)}</code>" for c in columns) + extra))
+    items = "".join(f"<div><dt>{name}</dt><dd>{value}</dd></div>" for name, value in facts)
+    listed = "".join(f"<li>{_text(w)}</li>" for w in warnings)
+    return (
+        '<section aria-labelledby="audience"><h2 id="audience">Audience file</h2>'
+        + (f'<dl class="facts compact">{items}</dl>' if items else "")
+        + (f'<h3>Warnings</h3><ul class="warnings">{listed}</ul>' if listed else "")
+        + "</section>"
     )
 
 
@@ -340,7 +504,11 @@ def _segment_cells(outcomes: Mapping, feedback: Mapping | None) -> str:
             cells += f'<td class="num muted{start}">—</td>'
             continue
         rate = SEGMENT_RATES.get(name)
-        sub = f'<span class="rate">{_pct(rates.get(rate))}</span>' if rate else ""
+        if rate:
+            share, basis = _rate(rates, rate)
+            sub = f'<span class="rate">{_pct(share)} <span class="basis">{_text(basis)}</span></span>'
+        else:
+            sub = ""
         cells += f'<td class="num{start}">{_count(feedback.get(name, 0))}{sub}</td>'
     return cells
 
@@ -368,8 +536,9 @@ def _segments(report: Mapping) -> str:
     feedback_total = feedback_all if isinstance(feedback_all, Mapping) and feedback_all else None
     foot = f'<tr class="total"><th scope="row">All segments</th>{_segment_cells(report, feedback_total)}</tr>'
     note = (
-        "Rates under the feedback counts: delivered and bounced as a share of sent; complained, opened and "
-        "clicked as a share of delivered."
+        "Rates under the feedback counts, each with its basis: delivered as a share of sent, bounced "
+        "(hard) of delivered + hard-bounced, complained, opened and clicked of delivered: the same rates "
+        "as the cards and the funnel above."
         if feedback_total
         else "No feedback yet, so only the send outcomes are shown."
     )
@@ -579,6 +748,19 @@ tfoot tr.total th, tfoot tr.total td { border-top: 2px solid var(--line); }
 .segments thead th.num { white-space: normal; }
 .segments .group-start { border-left: 2px solid var(--line); }
 .segments tbody th, .segments tfoot th { white-space: nowrap; }
+.basis { font-size: .75rem; font-weight: 400; color: var(--muted); white-space: nowrap; }
+.card dd .basis { display: block; white-space: normal; }
+.segments .rate .basis { display: block; white-space: normal; }
+.links th.link { font-weight: 400; overflow-wrap: anywhere; word-break: break-all; }
+.unsubscribe-link { margin: 12px 0 0; padding: 8px 12px; background: var(--soft); border-radius: 8px; }
+.timeline td.bars { width: 40%; min-width: 90px; }
+.timeline .figure { display: block; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.bar-track { display: block; position: relative; height: 10px; background: #eef1f5; border-radius: 3px; }
+.bar-fill { position: absolute; left: 0; top: 0; bottom: 0; border-radius: 3px; }
+.bar-fill.opens { background: #93c5fd; }
+.bar-fill.clicks { background: #a5b4fc; }
+.bar-fill.unique { background: #1d4ed8; top: 3px; bottom: 3px; }
+.warnings { margin: 0; padding-left: 20px; overflow-wrap: anywhere; }
 .rate { display: block; font-size: .75rem; color: var(--muted); font-weight: 400; }
 .ok { color: var(--good); font-weight: 600; }
 .bad-text { color: var(--bad); font-weight: 600; }
@@ -622,10 +804,13 @@ def render(report: Mapping, rejects: dict | None = None, *, title: str | None = 
         _header(report, heading),
         _stop_notice(report),
         _feedback_section(report),
+        _links(report),
+        _timeline(report),
         _outcomes(report),
         _segments(report),
         _bounce_reasons(report),
         _rejects(rejects),
+        _audience(report),
         _pacing(report),
     ]
     body = "\n".join(part for part in sections if part)

@@ -19,7 +19,12 @@ Opens and clicks are deterministic and only for delivered recipients: a ``+open`
 label (``success+click@simulator.amazonses.com``, ``jane+open@example.com``), or a sha256 of
 the address (salted separately for opens and clicks, so stable across runs) under
 ``open_share`` / ``click_share``. A click implies an open before it. The clicked link is the
-first ``href`` of the HTML, else ``https://example.com/``.
+first ``href`` of the HTML, else ``https://example.com/``. Which links: ``+clickN`` clicks the
+N-th link (``+click2``), ``+clickall`` every link, ``+clickunsub`` the unsubscribe link (tagged
+``ses:tags="name:unsubscribe"``, else the first link with a ``token`` query parameter or
+"unsubscribe" in it); labels combine (``ann+click1+click2+clickunsub@example.com``), one Click
+event per link, a second apart. Each Click carries the link as written and its ``linkTags``
+(from the anchor's ``ses:tags="name:offer;"``, as SES reads them).
 
 Event times are the send time plus fixed offsets (:data:`OFFSETS`), so ordering by timestamp
 is meaningful.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html as html_lib
 import json
 import re
 import uuid
@@ -46,12 +52,14 @@ __all__ = [
     "api_event_type",
     "bounce_record",
     "click_record",
+    "clicked_links",
     "clicks",
     "complaint_record",
     "delivery_delay_record",
     "delivery_record",
     "event_records",
     "first_link",
+    "links",
     "notification",
     "open_record",
     "opens",
@@ -123,6 +131,9 @@ _SUPPRESSED_DIAGNOSTIC = (
     "Developer Guide at https://docs.aws.amazon.com/ses/latest/dg/sending-email-suppression-list.html"
 )
 _HREF = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_ANCHOR = re.compile(r"<a\s([^>]*)>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_CLICK_LABEL = re.compile(r"click(\d+|all|unsub)")
 
 
 def api_event_type(name: str) -> str:
@@ -237,8 +248,61 @@ def _share_hit(salt: str, address: str, share: float) -> bool:
 
 
 def clicks(address: str, click_share: float = 0.0) -> bool:
-    """True when the recipient clicks (if delivered): a ``+click`` label or the hash rule."""
-    return "click" in _local_part_and_labels(address)[1] or _share_hit("click", address, click_share)
+    """True when the recipient clicks (if delivered): a ``+click`` (``+clickN``, ``+clickall``,
+    ``+clickunsub``) label or the hash rule."""
+    labels = _local_part_and_labels(address)[1]
+    return any(label == "click" or _CLICK_LABEL.fullmatch(label) for label in labels) or _share_hit(
+        "click", address, click_share
+    )
+
+
+def links(html: str | None) -> list[tuple[str, dict[str, list[str]]]]:
+    """Every link of ``html`` in order: its ``href`` and its linkTags (``ses:tags="a:b;c:d;"``)."""
+    found = []
+    for anchor in _ANCHOR.finditer(html or ""):
+        attributes = {
+            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+            for m in _ATTRIBUTE.finditer(anchor.group(1))
+        }
+        href = html_lib.unescape(attributes.get("href") or "").strip()
+        if not href:
+            continue
+        tags: dict[str, list[str]] = {}
+        for pair in (attributes.get("ses:tags") or "").split(";"):
+            name, _, value = pair.partition(":")
+            if name.strip() and value.strip():
+                tags.setdefault(name.strip(), []).append(value.strip())
+        found.append((href, tags))
+    return found
+
+
+def _is_unsubscribe(href: str, tags: Mapping[str, list[str]]) -> bool:
+    return "unsubscribe" in tags.get("name", []) or "token=" in href or "unsubscribe" in href.lower()
+
+
+def clicked_links(address: str, html: str | None, click_share: float = 0.0) -> list[tuple[str, dict[str, list[str]]]]:
+    """The links ``address`` clicks (if delivered), in click order, by the rules above."""
+    if not clicks(address, click_share):
+        return []
+    found = links(html)
+    if not found:
+        return [(DEFAULT_LINK, {})]
+    labels = _local_part_and_labels(address)[1]
+    chosen: list[int] = []
+    for label in sorted(labels):
+        match = _CLICK_LABEL.fullmatch(label)
+        if match is None:
+            continue
+        which = match.group(1)
+        if which == "all":
+            chosen += range(len(found))
+        elif which == "unsub":
+            chosen += [next((i for i, (href, tags) in enumerate(found) if _is_unsubscribe(href, tags)), 0)]
+        elif 1 <= int(which) <= len(found):
+            chosen.append(int(which) - 1)
+    if not chosen:  # ``+click`` or the hash rule: the first link, as before
+        chosen = [0]
+    return [found[i] for i in sorted(set(chosen))]
 
 
 def opens(address: str, open_share: float = 0.0, click_share: float = 0.0) -> bool:
@@ -282,8 +346,8 @@ def event_records(
             records.append(complaint_record(message, [address]))
         if opens(address, open_share, click_share):
             records.append(open_record(message))
-        if clicks(address, click_share):
-            records.append(click_record(message))
+        for index, (href, tags) in enumerate(clicked_links(address, message.html, click_share)):
+            records.append(click_record(message, href, tags=tags, after=OFFSETS["Click"] + index))
     records.sort(key=lambda record: OFFSETS[record["eventType"]])  # stable: recipients keep their order
     return records
 
@@ -380,14 +444,25 @@ def open_record(message: Message, *, after: float | None = None) -> dict[str, An
     }
 
 
-def click_record(message: Message, link: str | None = None, *, after: float | None = None) -> dict[str, Any]:
+def click_record(
+    message: Message,
+    link: str | None = None,
+    *,
+    tags: Mapping[str, list[str]] | None = None,
+    after: float | None = None,
+) -> dict[str, Any]:
+    """A Click on ``link`` (the first link of the HTML by default) with its linkTags (those of
+    that link in the HTML unless ``tags`` says)."""
     at = _at(message, "Click", after)
+    href = link or first_link(message.html)
+    if tags is None:
+        tags = next((found for candidate, found in links(message.html) if candidate == href), {})
     return {
         "eventType": "Click",
         "click": {
             "ipAddress": _OPENER_IP,
-            "link": link or first_link(message.html),
-            "linkTags": {},
+            "link": href,
+            "linkTags": {name: list(values) for name, values in tags.items()},
             "timestamp": _iso(at),
             "userAgent": _USER_AGENT,
         },

@@ -167,10 +167,22 @@ def test_page_shows_header_numbers_and_rates(report, rows):
     assert {stage: float(width) for width, stage in bars} == pytest.approx(
         {"sent": 100.0, "delivered": 99.834, "opened": 39.157, "clicked": 7.210}, abs=0.001
     )
-    assert "1,800 · 99.83% of sent" in text and "130 · 7.21% of sent" in text
+    # Each stage's share is the card's rate, with the same basis written next to it (the funnel once
+    # said 39.16% of sent where the card said 39.22% of delivered).
+    assert "1,800 · 99.83% of sent" in text and "130 · 7.22% of delivered" in text
+    assert "39.22% of delivered" in text and "39.16%" not in text
     assert '<title id="funnel-title">' in page and 'role="img"' in page
-    for name, shown in (("delivery", "99.83%"), ("bounce", "0.17%"), ("complaint", "0.06%"), ("open", "39.22%")):
-        assert re.search(rf'data-rate="{name}"><dt>[^<]+</dt><dd>{re.escape(shown)}</dd>', page)
+    for name, shown, basis in (
+        ("delivery", "99.83%", "of sent"),
+        ("bounce", "0.17%", "of delivered + hard-bounced"),
+        ("complaint", "0.06%", "of delivered"),
+        ("open", "39.22%", "of delivered"),
+    ):
+        assert re.search(
+            rf'data-rate="{name}"><dt>[^<]+</dt><dd>{re.escape(shown)} '
+            rf'<span class="basis">{re.escape(basis)}</span></dd>',
+            page,
+        )
     # Outcomes, right-aligned with thousands separators, and a total that equals rows.
     assert re.search(r'data-outcome="sent">.*?<td class="num">1,803</td>', page)
     assert '<td class="num" data-total="2003">2,003</td>' in page
@@ -298,5 +310,88 @@ def test_rates_over_the_ses_review_levels_are_flagged(report):
     assert "review level" not in render(report)
     report["feedback"]["rates"]["complaint"] = 0.0012
     page = render(report)
-    assert re.search(r'class="card warn" data-rate="complaint"><dt>Complaint rate</dt><dd>0.12%</dd>', page)
+    assert re.search(r'class="card warn" data-rate="complaint"><dt>Complaint rate</dt><dd>0.12% <span', page)
+    # The same in the report's current shape, the basis named next to the rate.
+    report["feedback"]["rates"]["complaint"] = {"rate": 0.0012, "of": "delivered"}
+    assert re.search(
+        r'class="card warn" data-rate="complaint"><dt>Complaint rate</dt><dd>0.12% <span class="basis">of delivered',
+        render(report),
+    )
     assert 'class="card warn" data-rate="bounce"' not in page
+
+
+def _with_links(report: dict) -> dict:
+    feedback = report["feedback"]
+    feedback["links"] = [
+        {
+            "link": "https://shop.example/spring",
+            "label": "spring",
+            "clicks": 101,
+            "unique_clicks": 88,
+            "unsubscribe": False,
+        },
+        {"link": "(other links)", "label": None, "clicks": 4, "unique_clicks": 4, "unsubscribe": False, "other": True},
+        {
+            "link": "(unsubscribe link)",
+            "label": "unsubscribe",
+            "clicks": 240,
+            "unique_clicks": 236,
+            "unsubscribe": True,
+        },
+    ]
+    feedback["timeline"] = [
+        {
+            "start": "2026-11-23T02:00:00Z",
+            "hours": 1,
+            "opens": 500,
+            "unique_opens": 480,
+            "clicks": 90,
+            "unique_clicks": 85,
+        },
+        {
+            "start": "2026-11-26T00:00:00Z",
+            "hours": 24,
+            "opens": 50,
+            "unique_opens": 40,
+            "clicks": 0,
+            "unique_clicks": 0,
+        },
+        {"start": None, "hours": None, "opens": 1, "unique_opens": 1, "clicks": 0, "unique_clicks": 0},
+    ]
+    return report
+
+
+def test_links_table_keeps_the_unsubscribe_link_apart(report):
+    page = render(_with_links(report))
+    body = re.search(r'<table class="links">.*?<tbody>(.*?)</tbody>', page).group(1)
+    assert re.findall(r'<tr data-link="([^"]+)">', body) == ["https://shop.example/spring", "(other links)"]
+    assert "(unsubscribe link)" not in body and "<em>Other links</em>" in body
+    text = _visible_text(page)
+    assert "Unsubscribe link: 240 clicks by 236 recipients" in text and "not in the click rate" in text
+    assert _parse(page).errors == []
+
+
+def test_timeline_shows_hours_days_and_later_with_total_and_unique(report):
+    page = render(_with_links(report))
+    text = _visible_text(page)
+    assert "2026-11-23 02:00 UTC" in text and "2026-11-26 (day)" in text and "Later" in text
+    assert "500 / 480" in text and "90 / 85" in text
+    widths = [float(w) for w in re.findall(r'class="bar-fill opens" style="width:([\d.]+)%"', page)]
+    assert widths == [100.0, 10.0, 0.2]
+
+
+def test_a_report_without_links_timeline_or_audience_says_so(report):
+    text = _visible_text(render(report))  # the fixture predates them
+    assert "No clicks recorded." in text and "No opens or clicks recorded." in text
+    assert "Audience file" not in text
+
+
+def test_link_labels_audience_and_warnings_are_escaped_text(report):
+    report = _with_links(report)
+    report["feedback"]["links"][0].update(link=f"https://x.example/{HOSTILE}", label=HOSTILE)
+    report["audience"] = {"format": "csv", "encoding": HOSTILE, "delimiter": "\t", "columns": [HOSTILE, "email"]}
+    report["warnings"] = [f"rule field {HOSTILE} (line 3 of ann@example.com)"]
+    page = render(report)
+    assert "<script>" not in page and _parse(page).errors == []
+    text = _visible_text(page)
+    assert text.count(HOSTILE) >= 4 and "tab" in text and not ADDRESS.search(text)

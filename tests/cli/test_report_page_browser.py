@@ -48,10 +48,59 @@ FLAGS = (
 DESKTOP, PHONE = 1280, 390
 
 
+BASIS = {"delivery": "sent", "bounce": "delivered+hard_bounced"}
+LONG_LINK = "https://shop.example/" + "a-very-long-path-segment/" * 6 + "end"
+
+
 def _report() -> dict:
     report = json.loads((FIXTURES / "report.json").read_text(encoding="utf-8"))
+    feedback = report["feedback"]
     # The demo's report predates bounce_reasons; give its 3 bounces one so that table is on the page.
-    report["feedback"]["bounce_reasons"] = {"Permanent/General": 3}
+    feedback["bounce_reasons"] = {"Permanent/General": 3}
+    # ... and the rates' bases, clicks per link, the timeline and the audience file (issue 11).
+    feedback["rates"] = {
+        name: {"rate": rate, "of": BASIS.get(name, "delivered")} for name, rate in feedback["rates"].items()
+    }
+    feedback["opens"], feedback["clicks"] = 951, 162
+    feedback["links"] = [
+        {
+            "link": "https://shop.example/spring",
+            "label": "spring",
+            "clicks": 101,
+            "unique_clicks": 88,
+            "unsubscribe": False,
+        },
+        {"link": LONG_LINK, "label": None, "clicks": 61, "unique_clicks": 50, "unsubscribe": False},
+        {
+            "link": "(unsubscribe link)",
+            "label": "unsubscribe",
+            "clicks": 240,
+            "unique_clicks": 236,
+            "unsubscribe": True,
+        },
+    ]
+    feedback["timeline"] = [
+        {
+            "start": f"2026-11-23T{hour:02d}:00:00Z",
+            "hours": 1,
+            "opens": opens,
+            "unique_opens": opens - 20,
+            "clicks": clicks,
+            "unique_clicks": clicks - 5,
+        }
+        for hour, opens, clicks in ((2, 500, 90), (3, 300, 50), (4, 100, 15))
+    ] + [
+        {"start": "2026-11-26T00:00:00Z", "hours": 24, "opens": 51, "unique_opens": 40, "clicks": 7, "unique_clicks": 6}
+    ]
+    report["audience"] = {
+        "format": "csv",
+        "encoding": "windows-1252",
+        "delimiter": ";",
+        "compression": "gzip",
+        "columns": ["Email Address", "First Name", "Last Name", "TIMEZONE"],
+        "email_column": "Email Address",
+    }
+    report["warnings"] = ["template variable 'nickname' (welcome-campaign): no column provides it"]
     return report
 
 
@@ -144,10 +193,13 @@ def test_desktop_page_shows_the_report(browser, page, report):
     headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2") if h.is_displayed()]
     assert headings == [
         "Delivery and engagement",
+        "Clicks per link",
+        "Opens and clicks over time",
         "Send outcomes",
         "Segments",
         "Bounce reasons",
         "Rejected rows",
+        "Audience file",
         "Pacing, quota waits and pauses",
     ]
     assert _text(browser, ".badge") == "COMPLETED"
@@ -160,16 +212,44 @@ def test_desktop_page_shows_the_report(browser, page, report):
         assert bar.is_displayed()
         widths[stage] = bar.rect["width"]
         label = _text(browser, f"g.stage[data-stage={stage}] .stage-value")
-        assert label.startswith(f"{feedback[stage]:,} · ")
+        assert label == f"{feedback[stage]:,}" if stage == "sent" else label.startswith(f"{feedback[stage]:,} · ")
     assert widths["sent"] >= widths["delivered"] >= widths["opened"] >= widths["clicked"] > 0
     track = browser.find_element(By.CSS_SELECTOR, "g.stage[data-stage=sent] rect.track").rect["width"]
     assert widths["sent"] == pytest.approx(track, abs=1)
     for stage in ("delivered", "opened", "clicked"):
         assert widths[stage] / widths["sent"] == pytest.approx(feedback[stage] / feedback["sent"], abs=0.01)
 
-    # Headline rates as the report has them.
-    for name, value in feedback["rates"].items():
-        assert _text(browser, f".card[data-rate={name}] dd") == f"{value * 100:.2f}%"
+    # Headline rates as the report has them, each with its basis; the funnel says the same.
+    words = {"sent": "of sent", "delivered": "of delivered", "delivered+hard_bounced": "of delivered + hard-bounced"}
+    for name, rate in feedback["rates"].items():
+        assert _text(browser, f".card[data-rate={name}] dd").split("\n") == [
+            f"{rate['rate'] * 100:.2f}%",
+            words[rate["of"]],
+        ]
+    for stage, rate in (("delivered", "delivery"), ("opened", "open"), ("clicked", "click")):
+        shown = _text(browser, f"g.stage[data-stage={stage}] .stage-value")
+        value = feedback["rates"][rate]
+        assert shown.endswith(f"{value['rate'] * 100:.2f}% {words[value['of']]}"), shown
+
+    # Clicks per link, the unsubscribe link apart, and unique against total.
+    links = browser.find_elements(By.CSS_SELECTOR, "table.links tbody tr")
+    assert [r.find_element(By.TAG_NAME, "th").text for r in links] == ["https://shop.example/spring", LONG_LINK]
+    assert [c.text for c in links[0].find_elements(By.TAG_NAME, "td")] == ["spring", "101", "88"]
+    assert "240 clicks by 236 recipients" in _text(browser, ".unsubscribe-link")
+    assert [c.text for c in browser.find_elements(By.CSS_SELECTOR, "tr[data-engagement=opens] td")] == [
+        "951",
+        "706",
+        "1.35",
+    ]
+    # Over time: one row per bucket, bars as long as their share of the busiest bucket.
+    buckets = browser.find_elements(By.CSS_SELECTOR, "table.timeline tbody tr")
+    assert len(buckets) == 4 and "(day)" in buckets[-1].text
+    fills = [b.find_element(By.CSS_SELECTOR, "td[data-opens] .bar-fill.opens").rect["width"] for b in buckets]
+    assert fills[0] > fills[1] > fills[2] > fills[3] > 0
+    assert fills[1] / fills[0] == pytest.approx(300 / 500, abs=0.02)
+    # How the audience file was read.
+    assert "windows-1252" in _text(browser, "#audience + dl") and "semicolon" in _text(browser, "#audience + dl")
+    assert "nickname" in _text(browser, "ul.warnings")
 
     # Outcomes: every count, right-aligned, with thousands separators, and the total equals rows.
     for name in ("sent", "suppressed", "invalid", "duplicate", "skipped", "failed", "unknown", "not_sent"):

@@ -208,14 +208,14 @@ def outcome(stack) -> dict[str, Any]:
     every engagement item with its claims by name (their owner tokens differ from run to run)."""
     from campaign_engine.adapters.engagement import EngagementStore
     from campaign_engine.domain.addresses import address_hash
-    from campaign_engine.domain.engagement import CLAIM_PREFIX
+    from campaign_engine.domain.engagement import CLAIM_PREFIX, links_report, timeline_report
 
     store = EngagementStore(stack.outputs["EngagementTableName"], dynamodb=stack.client("dynamodb"))
     counts = {run: store.run_counts(run) for run in RUNS}
     totals, segments = counts[RUN]
     items = []
     for item in scan(stack, "EngagementTableName"):
-        if item["pk"].startswith("BATCH#") or item["sk"].startswith("SEG#"):
+        if item["pk"].startswith("BATCH#") or item["sk"].startswith(("SEG#", "TL#", "LINK#")):
             continue  # commit records and counter shards: the counts above say what they add up to
         claims = sorted(name for name in item if name.startswith(CLAIM_PREFIX))
         plain = {name: value for name, value in item.items() if not name.startswith(CLAIM_PREFIX)}
@@ -231,6 +231,8 @@ def outcome(stack) -> dict[str, Any]:
         "segments": {seg: {n: v for n, v in counts.items() if v} for seg, counts in segments.items()},
         "others": {run: {n: v for n, v in counts[run][0].items() if v} for run in RUNS[1:]},
         "evidence": {run: store.send_evidence(run, [address_hash(a) for a in ADDRESSES]) for run in RUNS},
+        "links": [row.model_dump() for row in links_report(store.run_items(RUN, "LINK#"), totals)],
+        "timeline": [row.model_dump() for row in timeline_report(store.run_items(RUN, "TL#"))],
         "engagement_items": sorted(items),
         "suppression": json.loads(json.dumps(suppression, sort_keys=True, default=sorted)),
     }

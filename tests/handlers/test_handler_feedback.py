@@ -146,3 +146,33 @@ def test_unsubscribe_refuses_bad_requests_and_changes_nothing(quiet_stack, name,
     event = _with_token(load_event(f"unsubscribe/{name}.json"), _token(quiet_stack))
     assert lambdas.invoke_handler("UnsubscribeFunction", event)["statusCode"] == status
     assert suppression_items(quiet_stack) == {}
+
+
+def test_engagement_counts_the_click_file_per_link_and_hour(quiet_stack):
+    """events/engagement/click.json: the click counts under its link (no query string) and in
+    the hour it happened, in the report's ``feedback`` (what Finalize writes)."""
+    from campaign_engine.config import Settings
+    from campaign_engine.services.engagement import feedback
+
+    event = load_event("engagement/click.json")
+    assert lambdas.invoke_handler("EngagementFunction", event) == {"batchItemFailures": []}
+    assert lambdas.invoke_handler("EngagementFunction", event) == {"batchItemFailures": []}  # a replay
+    settings = Settings.model_validate(
+        {**quiet_stack.environment, "ENGAGEMENT_TABLE": quiet_stack.outputs["EngagementTableName"]}
+    )
+    report = feedback(settings, RUN)
+    assert report["links"] == [
+        {
+            "link": "https://www.example.com/recipes",
+            "label": None,
+            "clicks": 1,
+            "unique_clicks": 1,
+            "unsubscribe": False,
+            "other": False,
+        }
+    ]
+    assert report["timeline"] == [
+        {"start": "2026-03-02T09:00:00Z", "hours": 1, "opens": 0, "unique_opens": 0, "clicks": 1, "unique_clicks": 1}
+    ]
+    assert report["clicks"] == report["clicked"] == 1
+    assert report["rates"]["click"] == {"rate": None, "of": "delivered"}  # no delivery reported: no rate

@@ -235,3 +235,64 @@ def test_finalize_closes_the_record_before_it_writes_the_report(quiet_stack: Loc
     run = store.get_run("recipe", event["run_id"])
     assert report["status"] == run["status"] == "COMPLETED" and report["sent"] == run["counts"]["sent"] == 3
     assert report["finished_at"] == run["finished_at"]
+
+
+def test_finalize_again_on_a_finished_run_keeps_finished_at_and_the_duration(quiet_stack: LocalStack) -> None:
+    """Issue 11 finding 9: `campaign report --refresh` (Finalize again on a finished run) moved
+    finished_at, so a 9-second send showed "Duration 1 min 56 s". Only a resume or a retry,
+    which clear finished_at, may let the next Finalize set a new one."""
+    import time
+    from datetime import datetime
+
+    event = load_event("finalize/after_map.json")
+    run_id = event["run_id"]
+    prepare_and_send(quiet_stack)
+    finalize(event)
+    report_key = f"runs/recipe/{run_id}/report.json"
+    first = quiet_stack.get_json(report_key)
+    store = RunStore(quiet_stack.environment["RUNS_TABLE"])
+    recorded = store.get_run("recipe", run_id)["finished_at"]
+    assert recorded == first["finished_at"]
+
+    def took(report: dict[str, Any]) -> float:
+        return (
+            datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
+        ).total_seconds()
+
+    time.sleep(1.2)  # a refresh later: a moving finished_at would move by at least this much
+    finalize({"campaign_id": "recipe", "run_id": run_id})  # what `campaign report --refresh` runs
+    refreshed = quiet_stack.get_json(report_key)
+    assert refreshed["finished_at"] == first["finished_at"] and took(refreshed) == took(first)
+    assert store.get_run("recipe", run_id)["finished_at"] == recorded
+
+    # A resume clears finished_at and makes the run RUNNING again: its Finalize finishes it anew.
+    store.update_run("recipe", run_id, {"status": "RUNNING", "finished_at": None})
+    finalize(event)
+    resumed = quiet_stack.get_json(report_key)
+    assert resumed["finished_at"] > first["finished_at"]
+
+
+def test_the_report_says_how_the_audience_was_read_and_what_prepare_warned_about(quiet_stack: LocalStack) -> None:
+    """The run record's ``prepare.audience`` and ``prepare.warnings`` (Prepare writes them) reach
+    report.json as ``audience`` and ``warnings``."""
+    event = load_event("finalize/after_map.json")
+    run_id = event["run_id"]
+    prepare_and_send(quiet_stack)
+    store = RunStore(quiet_stack.environment["RUNS_TABLE"])
+    prepare = dict(store.get_run("recipe", run_id)["prepare"])
+    audience = {
+        "format": "csv",
+        "encoding": "windows-1252",
+        "delimiter": ";",
+        "compression": "gzip",
+        "columns": ["Email Address", "First Name"],
+        "email_column": "Email Address",
+    }
+    warnings = ["template variable 'nickname' (welcome-campaign): no column provides it"]
+    store.update_run("recipe", run_id, {"prepare": {**prepare, "audience": audience, "warnings": warnings}})
+
+    finalize(event)
+
+    report = quiet_stack.get_json(f"runs/recipe/{run_id}/report.json")
+    assert report["audience"] == audience and report["warnings"] == warnings
+    assert_adds_up(report)

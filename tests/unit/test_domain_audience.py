@@ -184,15 +184,26 @@ def test_csv_multibyte_character_split_across_chunks():
     assert (second.line, second.fields["name"]) == (3, "Zoë")
 
 
-def test_csv_not_utf8_is_a_file_error():
-    error = audience_error(b"email,name\na@example.com,Ren\xe9\n", "a.csv")
-    assert "UTF-8" in error.message
-    assert error.where.startswith("a.csv")
+def test_csv_not_utf8_is_read_in_the_encoding_it_is_in():
+    # Before issue 11: "file is not UTF-8 text". Windows-1252 is detected from the first chunk.
+    (row,) = rows(b"email,name\na@example.com,Ren\xe9\n", "a.csv")
+    assert row.fields["name"] == "René"
 
 
-def test_not_utf8_error_names_the_line_of_the_bad_byte():
-    error = audience_error(b"email,name\na@example.com,Ann\nb@example.com,Ren\xe9\n", "a.csv")
-    assert "line 3" in error.where
+def _ascii_then(tail: bytes) -> bytes:
+    """A CSV whose first chunk is plain ASCII (so UTF-8 is chosen) and whose ``tail`` comes later."""
+    head = b"email,name\n" + b"a@example.com,Ann\n" * (_CHUNK // 18 + 10)
+    assert len(head) > _CHUNK
+    return head + tail
+
+
+def test_not_utf8_after_the_first_chunk_names_the_line_the_encoding_and_the_fix():
+    data = _ascii_then(b"b@example.com,Ren\xe9 Lef\xe8vre\n")
+    error = audience_error(data, "a.csv")
+    line = data.count(b"\n")
+    assert error.where == f"a.csv: line {line}"
+    assert "not UTF-8" in error.message and "0xe9" in error.message
+    assert '"encoding": "cp1252"' in error.message and "audience" in error.message
 
 
 # --- JSON array ----------------------------------------------------------------------------------
@@ -348,9 +359,9 @@ def test_json_array_with_bom():
     assert row.email == "a@example.com"
 
 
-def test_json_array_not_utf8_is_a_file_error():
-    error = audience_error(b'[{"email": "a@example.com", "name": "Ren\xe9"}]', "a.json")
-    assert "UTF-8" in error.message and error.where.startswith("a.json")
+def test_json_array_not_utf8_is_read_in_its_encoding():
+    (row,) = rows(b'[{"email": "a@example.com", "name": "Ren\xe9"}]', "a.json")
+    assert row.fields["name"] == "René"
 
 
 def test_json_array_trailing_content_after_the_array_is_an_error():
@@ -405,9 +416,12 @@ def test_json_lines_empty_file(data):
     assert "empty" in error.message and error.where == "a.jsonl"
 
 
-def test_json_lines_not_utf8_is_a_file_error():
-    error = audience_error(b'{"email": "a@example.com"}\n{"email": "\xff"}\n', "a.jsonl")
+def test_json_lines_not_utf8_after_the_first_chunk_is_a_file_error_naming_the_line():
+    first = b'{"email": "a@example.com"}\n' * (_CHUNK // 27 + 10)
+    error = audience_error(first + b'{"email": "\xff"}\n', "a.jsonl")
     assert "UTF-8" in error.message
+    bad_line = first.count(b"\n") + 1
+    assert error.where == f"a.jsonl: line {bad_line}"
 
 
 # --- streaming memory ----------------------------------------------------------------------------

@@ -21,13 +21,18 @@ def event(kind, at, **extra) -> SesEvent:
     )
 
 
-def replay(events) -> dict[str, int]:
+def replay_all(events) -> dict[str, int]:
     """Fold events into one message item's claims (``if_not_exists``: the first one stays)."""
     item: dict[str, engagement.Claim] = {}
     for e in events:
         for claim in engagement.claims(e):
             item.setdefault(claim.name, claim)
     return engagement.count_claims(item.values())
+
+
+def replay(events) -> dict[str, int]:
+    """The run counters (per link and per time bucket aside) of ``replay_all``."""
+    return engagement.split(replay_all(events)).base
 
 
 OPEN_1 = event("open", "2026-01-01T10:00:00.000Z")
@@ -87,8 +92,11 @@ def test_sum_counts_per_segment_and_summary_rates():
     assert totals["send"] == 25 and segments["a"]["delivery"] == 19 and segments["b"]["click"] == 2
     summary = engagement.summary(totals)
     assert summary["delivered"] == 24 and summary["opened"] == 3 and summary["opens"] == 5
-    assert summary["rates"]["bounce"] == round(1 / 25, 6) and summary["rates"]["complaint"] == round(1 / 24, 6)
-    assert engagement.summary({})["rates"]["delivery"] is None
+    assert summary["rates"]["bounce"] == {"rate": round(1 / 25, 6), "of": "delivered+hard_bounced"}
+    assert summary["rates"]["complaint"] == {"rate": round(1 / 24, 6), "of": "delivered"}
+    assert summary["rates"]["open"] == {"rate": round(3 / 24, 6), "of": "delivered"}
+    assert summary["rates"]["delivery"]["of"] == "sent"
+    assert engagement.summary({})["rates"]["delivery"] == {"rate": None, "of": "sent"}
 
 
 def test_bounces_are_counted_once_per_message_and_reason():

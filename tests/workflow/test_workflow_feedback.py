@@ -101,7 +101,11 @@ def test_events_feed_suppression_engagement_and_the_report(feedback_stack):
     assert feedback["delivered"] == 6  # success x3, complaint, ooto, example.com
     assert feedback["bounced"] == feedback["hard_bounced"] == 2  # bounce, suppressionlist
     assert feedback["complained"] == 1
-    assert feedback["opened"] == 2 and feedback["clicked"] == 1  # +open, +click (a click opens first)
+    assert feedback["opened"] == 2  # +open, +click (a click opens first)
+    # The welcome template's one link is the unsubscribe link: +click's click is counted apart,
+    # not as engagement (issue 11: the demo's clicks went to it and the page could not say so).
+    assert feedback["clicked"] == 0 and feedback["unsubscribe_link_clicked"] == 1
+    assert [row["unsubscribe"] for row in feedback["links"]] == [True]
     assert feedback["segments"]["new_customers"]["delivered"] == 6
     # The Send events, through SNS and SQS, are the send path's evidence of what SES accepted.
     from campaign_engine.adapters.engagement import EngagementStore
@@ -160,7 +164,8 @@ def test_replaying_every_event_twice_in_random_order_changes_no_table(feedback_s
 
 def content(items: list[dict]) -> dict:
     """The engagement table as what it says: every item but commit records, claims by name
-    (not by owner token), and the counters summed per run and segment (not per shard)."""
+    (not by owner token), and the counters summed per run and segment, time bucket or links
+    (not per shard)."""
     from campaign_engine.adapters.dynamo import from_item
     from campaign_engine.domain.engagement import CLAIM_PREFIX
 
@@ -168,8 +173,10 @@ def content(items: list[dict]) -> dict:
     for item in map(from_item, items):
         if item["pk"].startswith("BATCH#"):
             continue
-        if item["sk"].startswith("SEG#"):
-            key = (item["pk"], item["segment"])
+        if item["sk"].startswith(("SEG#", "TL#", "LINK#")):
+            # Counter shards: per run and segment, per run and time bucket, per run's links.
+            kind = item["sk"].split("#")[0]
+            key = (item["pk"], kind, item.get("segment") or item.get("bucket") or "")
             summed = counters.setdefault(key, {})
             for name, value in item.items():
                 if isinstance(value, int):

@@ -5,6 +5,8 @@ send item         pk=SEND#<run_id>       sk=<address hash>       the Send event 
                                                                  address: ev_send, message_ids, claims
 commit record     pk=BATCH#<token>       sk=STATUS               COMMITTED or ABORTED (``BatchStatus``)
 run counters      pk=RUN#<run_id>        sk=SEG#<segment>#<nn>   one item per segment and shard
+run timeline      pk=RUN#<run_id>        sk=TL#<bucket>#<nn>     opens and clicks of one hour or day, per shard
+run links         pk=RUN#<run_id>        sk=LINK#<nn>            clicks per link (at most MAX_LINKS), per shard
 run unsubscribes  pk=RUN#<run_id>        sk=UNSUB#<address hash> counted once per run and address
 last engagement   pk=ADDR#<address>      sk=LAST                 latest open or click, for segmentation
 
@@ -20,6 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from ..domain import engagement as domain
 from ..domain.addresses import address_hash
 from ..domain.engagement import BatchStatus, Claim, is_counter, sum_counts
 from .aws import client, error_code
@@ -27,6 +30,12 @@ from .dynamo import conditional_write, from_item
 
 BATCH_GET_KEYS = 100  # BatchGetItem takes 100 keys
 MAX_ATTEMPTS = 8  # of a transaction that conflicts with another one on a counter item
+# A link item's condition names each of a batch's links (``contains``) up to this many; a batch
+# with more (rare: one shard's share of ~100 events) reads the item's set first instead.
+CONTAINS_AT_MOST = 8
+# Distinct links one commit counts in one link item (3 counters each): a batch of personalised
+# paths with more sums the rest as "other".
+LINKS_PER_COMMIT = 30
 
 
 class ItemKey(NamedTuple):
@@ -41,6 +50,14 @@ class CounterItem(NamedTuple):
     run_id: str
     segment: str
     shard: int
+
+
+class _Actions(NamedTuple):
+    """A commit's TransactItems, and where its link items sit among them (index -> what they
+    carry) so a full link item can be refitted."""
+
+    items: list[dict[str, Any]]
+    links: dict[int, tuple[str, int, str, dict[str, int]]]  # index -> (run id, shard, campaign, counters)
 
 
 class Aborted(RuntimeError):
@@ -175,25 +192,17 @@ class EngagementStore:
         expires_at: int,
     ) -> None:
         """Write ``token``'s commit record and its increments (counter item -> (campaign id,
-        increments)) in one transaction. Raises :class:`Aborted` when the token was aborted."""
-        actions: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": self._status_item(token, BatchStatus.COMMITTED, expires_at),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        ]
-        for item, (campaign_id, increments) in sorted(counts.items()):
-            update = self._counter_update(item, campaign_id, increments)
-            if update is not None:
-                actions.append({"Update": update})
-        if len(actions) > 100:
-            raise ValueError(f"a commit of {len(actions)} items: TransactWriteItems takes at most 100")
-        for attempt in range(MAX_ATTEMPTS):
+        increments)) in one transaction. Raises :class:`Aborted` when the token was aborted.
+
+        The increments per link and per time bucket go to the run's link and timeline items
+        (``domain.engagement.split``) in the same transaction: no request more per batch."""
+        actions = self._actions(token, counts, expires_at)
+        if len(actions.items) > 100:
+            raise ValueError(f"a commit of {len(actions.items)} items: TransactWriteItems takes at most 100")
+        attempt = refits = 0
+        while True:
             try:
-                self.dynamodb.transact_write_items(TransactItems=actions)
+                self.dynamodb.transact_write_items(TransactItems=actions.items)
                 return
             except Exception as exc:
                 if error_code(exc) != "TransactionCanceledException":
@@ -205,10 +214,132 @@ class EngagementStore:
                     if found is BatchStatus.COMMITTED:
                         return
                     raise Aborted(f"engagement batch {token} was aborted by another invocation") from None
-                if attempt == MAX_ATTEMPTS - 1:
+                full = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed" and i in actions.links]
+                if full and refits < MAX_ATTEMPTS:
+                    # A link item has no room for this batch's new links: read which it has, and
+                    # the rest go to "other". Not a conflict, so no back-off; bounded, since each
+                    # refit sees a fuller set and a full item takes no new link at all.
+                    refits += 1
+                    for index in full:
+                        actions.items[index] = {"Update": self._refit_links(*actions.links[index])}
+                    continue
+                attempt += 1
+                if attempt >= MAX_ATTEMPTS:
                     raise
                 # Another transaction on a counter item (TransactionConflict): back off and retry.
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+                time.sleep(random.uniform(0, 0.05 * 2 ** (attempt - 1)))
+
+    def _actions(
+        self, token: str, counts: Mapping[CounterItem, tuple[str, Mapping[str, int]]], expires_at: int
+    ) -> _Actions:
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": self._status_item(token, BatchStatus.COMMITTED, expires_at),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        timeline: dict[tuple[str, int, str], tuple[str, dict[str, int]]] = {}
+        links: dict[tuple[str, int], tuple[str, dict[str, int]]] = {}
+        for item, (campaign_id, increments) in sorted(counts.items()):
+            parts = domain.split(increments)
+            update = self._counter_update(item, campaign_id, parts.base)
+            if update is not None:
+                items.append({"Update": update})
+            for bucket, kinds in parts.timeline.items():
+                _, into = timeline.setdefault((item.run_id, item.shard, bucket), (campaign_id, {}))
+                for kind, value in kinds.items():
+                    into[kind] = into.get(kind, 0) + value
+            if parts.links:
+                _, into = links.setdefault((item.run_id, item.shard), (campaign_id, {}))
+                for name, value in parts.links.items():
+                    into[name] = into.get(name, 0) + value
+        for (run_id, shard, bucket), (campaign_id, kinds) in sorted(timeline.items()):
+            items.append({"Update": self._timeline_update(run_id, shard, bucket, campaign_id, kinds)})
+        placed: dict[int, tuple[str, int, str, dict[str, int]]] = {}
+        for (run_id, shard), (campaign_id, found) in sorted(links.items()):
+            keys = domain.link_keys(found)
+            placed[len(items)] = (run_id, shard, campaign_id, found)
+            if len(keys) > CONTAINS_AT_MOST:
+                # Too many to test one by one in the condition: read which the item has first.
+                items.append({"Update": self._refit_links(run_id, shard, campaign_id, found)})
+            else:
+                items.append({"Update": self._links_update(run_id, shard, campaign_id, found)})
+        return _Actions(items, placed)
+
+    def _timeline_update(
+        self, run_id: str, shard: int, bucket: str, campaign_id: str, kinds: Mapping[str, int]
+    ) -> dict[str, Any]:
+        names = {"#c": "campaign_id", "#b": "bucket"}
+        values: dict[str, Any] = {":c": {"S": campaign_id}, ":b": {"S": bucket}}
+        adds = []
+        for index, (name, value) in enumerate(sorted(kinds.items())):
+            names[f"#n{index}"] = name
+            values[f":n{index}"] = {"N": str(value)}
+            adds.append(f"#n{index} :n{index}")
+        return {
+            "TableName": self.table,
+            "Key": ItemKey(f"RUN#{run_id}", f"TL#{bucket}#{shard:02d}").dynamo(),
+            "UpdateExpression": "SET #c = :c, #b = :b ADD " + ", ".join(adds),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def _links_update(
+        self,
+        run_id: str,
+        shard: int,
+        campaign_id: str,
+        counters: Mapping[str, int],
+        known: set[str] | None = None,
+    ) -> dict[str, Any]:
+        """The link item's increments, its set of links (``links``) growing by the new ones.
+
+        Condition: the item has room for the links it may not have. Without ``known`` (the
+        item's set, read after a refusal) every link may be new, so it also passes when the set
+        already has them all."""
+        keys = sorted(domain.link_keys(counters))
+        new = [key for key in keys if known is None or key not in known]
+        names = {"#c": "campaign_id"}
+        values: dict[str, Any] = {":c": {"S": campaign_id}}
+        adds = []
+        for index, (name, value) in enumerate(sorted(counters.items())):
+            names[f"#n{index}"] = name
+            values[f":n{index}"] = {"N": str(value)}
+            adds.append(f"#n{index} :n{index}")
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": ItemKey(f"RUN#{run_id}", f"LINK#{shard:02d}").dynamo(),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if new:
+            names["#ls"] = "links"
+            values[":keys"] = {"SS": new}
+            values[":room"] = {"N": str(domain.MAX_LINKS - len(new))}
+            adds.append("#ls :keys")
+            condition = "attribute_not_exists(#ls) OR size(#ls) <= :room"
+            if known is None:
+                for index, key in enumerate(new):
+                    values[f":k{index}"] = {"S": key}
+                condition += " OR (" + " AND ".join(f"contains(#ls, :k{i})" for i in range(len(new))) + ")"
+            update["ConditionExpression"] = condition
+        update["UpdateExpression"] = "SET #c = :c ADD " + ", ".join(adds)
+        return update
+
+    def _refit_links(self, run_id: str, shard: int, campaign_id: str, counters: dict[str, int]) -> dict[str, Any]:
+        """The link update again, for an item that had no room: read its set of links, keep the
+        ones it has and as many new ones as fit (in key order), and sum the rest as "other"."""
+        item = self._get(ItemKey(f"RUN#{run_id}", f"LINK#{shard:02d}")) or {}
+        known = set(item.get("links") or ())
+        keys = domain.link_keys(counters)
+        room = max(0, domain.MAX_LINKS - len(known))
+        # The links the item has first, then new ones while it has room; and no more than
+        # LINKS_PER_COMMIT in one update, so its expression stays far below DynamoDB's limits.
+        keep = set((sorted(keys & known) + sorted(keys - known)[:room])[:LINKS_PER_COMMIT])
+        return self._links_update(run_id, shard, campaign_id, domain.fold_links(counters, keep), known)
 
     def _status_item(self, token: str, status: BatchStatus, expires_at: int) -> dict[str, Any]:
         return {
@@ -250,6 +381,19 @@ class EngagementStore:
         ):
             items.extend(from_item(item) for item in page.get("Items", []))
         return sum_counts(items)
+
+    def run_items(self, run_id: str, prefix: str) -> list[dict[str, Any]]:
+        """A run's items whose sort key starts with ``prefix`` (``TL#``, ``LINK#``): one Query."""
+        paginator = self.dynamodb.get_paginator("query")
+        items: list[dict[str, Any]] = []
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"RUN#{run_id}"}, ":prefix": {"S": prefix}},
+            ConsistentRead=True,
+        ):
+            items.extend(from_item(item) for item in page.get("Items", []))
+        return items
 
     def send_evidence(self, run_id: str, address_hashes: Sequence[str]) -> dict[str, str]:
         """Address hash -> message id, for each address of ``run_id`` whose Send event SES

@@ -4,6 +4,14 @@ Each reader yields one ``Row`` per data row with the line it starts on, so every
 accounted for and every problem can name its line. Memory stays flat: the file is read in
 chunks and never held whole.
 
+The files people really have (issue 11): gzip'd (``.csv.gz``, ``.json.gz`` ...), in UTF-8 with or
+without a BOM, UTF-16 (Excel's "Unicode text") or a legacy single-byte encoding, separated by
+commas, semicolons (European Excel), tabs or pipes (``textfile``), with the email column under
+the header each tool exports (``columns``). A CSV cell holding a JSON object (listmonk's
+``attributes``) becomes a nested object; a header repeated over several columns becomes a list
+of their non-empty values. ``audience.columns`` in the campaign renames columns, and names the
+email column; ``audience.encoding`` and ``audience.delimiter`` force what is otherwise detected.
+
 Amazon Pinpoint segment files (a header or first object with ``ChannelType`` and ``Address``)
 are read as endpoints (see ``pinpoint``), in any of these formats; a ``.json`` Pinpoint file may
 also be JSON Lines, which is what Pinpoint writes.
@@ -16,20 +24,100 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .columns import EMAIL, Header, delimiter_name, email_key, header_key, resolve_header
 from .errors import AudienceError
 from .outcomes import Outcome
 from .pinpoint import ADDRESS, REQUIRED, is_segment, read_endpoint
+from .textfile import CHUNK, DecodedText, sniff_delimiter, spreadsheet_error
 from .validation import TOO_DEEP, path_text, too_deep, too_deep_in_text
 
-EMAIL_COLUMNS = ("email", "email_address", "emailaddress", "e-mail")
-FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_CHUNK = 64 * 1024
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",  # Excel's "Unicode text" (UTF-16, tab-separated) is saved as .txt
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+_CHUNK = CHUNK
 # A JSON element that fails to decode this close to the end of the buffer may just be cut at
 # the chunk edge: the decoder reports a cut token at its start, and the longest token it can
 # cut that way is "-Infinity".
 _CUT_MARGIN = 16
+# Keys remembered for AudienceInfo.columns of a JSON file: real files have dozens, a hostile one
+# could have a new key on every row.
+_MAX_JSON_COLUMNS = 1_000
+
+
+class AudienceOptions(BaseModel):
+    """``audience`` in the campaign definition: how to read the audience file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Columns of a CSV file that hold lists, split on ``list_separator`` (JSON has real lists).
+    list_fields: list[str] = Field(default_factory=list)
+    list_separator: str = Field(default=";", min_length=1, max_length=3)
+    # Amazon Pinpoint segment files (docs/pinpoint-migration.md) are detected by their ChannelType
+    # and Address columns; true insists on one (a wrong upload fails instead of sending), false
+    # reads a file as plain subscribers even with those columns.
+    pinpoint: bool | None = None
+    # Header as written -> the name rules and templates use. Renaming a column to "email" makes
+    # it the email column. A header the file lacks is an error naming it.
+    columns: dict[str, str] = Field(default_factory=dict)
+    # Forces the file's encoding (a Python codec name: "cp1252", "latin-1", "utf-16"); detected
+    # when unset.
+    encoding: str | None = None
+    # Forces the CSV delimiter; sniffed from the header line when unset.
+    delimiter: Literal[",", ";", "\t", "|"] | None = None
+
+    @field_validator("columns")
+    @classmethod
+    def _valid_columns(cls, columns: dict[str, str]) -> dict[str, str]:
+        targets: dict[str, str] = {}
+        for header, name in columns.items():
+            if not header.strip() or not name.strip():
+                raise ValueError(f"'{header}': neither the header nor its new name may be empty")
+            if name.strip() != name:
+                raise ValueError(f"'{header}': the new name '{name}' has spaces at its ends")
+            if name in targets:
+                raise ValueError(f"'{targets[name]}' and '{header}' are both renamed to '{name}'")
+            targets[name] = header
+        emails = [header for header, name in columns.items() if header_key(name) == EMAIL]
+        if len(emails) > 1:
+            raise ValueError(f"more than one column is renamed to email: {', '.join(emails)}")
+        return columns
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str | None) -> str | None:
+        if encoding is None:
+            return None
+        try:
+            info = codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding '{encoding}': use a Python codec name such as utf-8, cp1252, latin-1 or utf-16"
+            ) from None
+        if not getattr(info, "_is_text_encoding", True):  # base64, zlib ...: bytes to bytes, not text
+            raise ValueError(f"'{encoding}' is not a text encoding")
+        return info.name
+
+
+class AudienceInfo(BaseModel):
+    """How the file was read, for validate, preview and the report. Complete once the rows are
+    exhausted; format, encoding and delimiter are known after the first row."""
+
+    format: str  # "csv" | "json" | "jsonl"
+    compression: str | None  # "gzip" or None
+    encoding: str  # Python's codec name ("utf-8", "utf-8-sig", "utf-16", "cp1252"); "" before reading
+    delimiter: str | None  # CSV only: "," ";" "\t" "|"
+    columns: list[str]  # CSV: header after renames, a repeated one once; JSON: top-level keys seen so far
+    email_column: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,47 +147,220 @@ def _endpoint_row(line: int, values: dict[str, Any]) -> Row:
 
 
 def detect_format(name: str) -> str:
-    lowered = name.lower()
+    """The format by the name's extension; ``.gz`` after it is compression (detected by content)."""
+    lowered = name.lower().removesuffix(".gz")
     for suffix, fmt in FORMATS.items():
         if lowered.endswith(suffix):
             return fmt
     dot = lowered.rfind(".")
     found = lowered[dot:] if dot > lowered.rfind("/") else "(none)"
+    if found in SPREADSHEETS:
+        raise spreadsheet_error(name, f"a spreadsheet workbook ({found})")
     raise AudienceError(
-        f"unknown audience format: extension {found}; expected one of {', '.join(FORMATS)}",
+        f"unknown audience format: extension {found}; expected one of {', '.join(FORMATS)} (or any of them .gz)",
         where=name,
     )
 
 
-def _email_key(keys: Iterable[str]) -> str | None:
-    by_lower = {key.strip().lower(): key for key in keys}
-    return next((by_lower[name] for name in EMAIL_COLUMNS if name in by_lower), None)
+class AudienceFile:
+    """One audience file read as rows, and how it was read (``info``). ``rows()`` reads the
+    stream once."""
 
-
-class _ChunkedText:
-    """UTF-8 text (BOM dropped) decoded incrementally from a binary stream."""
-
-    def __init__(self, stream: BinaryIO, name: str) -> None:
-        self._stream = stream
+    def __init__(self, stream: BinaryIO, *, name: str, options: AudienceOptions | None = None) -> None:
         self._name = name
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._options = options or AudienceOptions()
+        self._format = detect_format(name)
+        self._text = DecodedText(stream, name=name, encoding=self._options.encoding)
+        self._delimiter: str | None = None
+        self._columns: dict[str, None] = {}
+        self._email_column: str | None = None
+        self._started = False
 
-    def chunks(self) -> Iterator[str]:
-        line = 1  # of the end of the text decoded so far, so a bad byte can be placed exactly
+    @property
+    def info(self) -> AudienceInfo:
+        return AudienceInfo(
+            format=self._format,
+            compression=self._text.compression,
+            encoding=self._text.encoding or "",
+            delimiter=self._delimiter,
+            columns=list(self._columns),
+            email_column=self._email_column,
+        )
+
+    def rows(self) -> Iterator[Row]:
+        if self._started:
+            raise RuntimeError("AudienceFile.rows() reads the stream once")
+        self._started = True
+        chunks = self._text.chunks()
+        if self._format == "csv":
+            yield from self._read_csv(chunks)
+            return
+        to_row = _JsonRows(self, self._options)
+        read = _read_json if self._format == "json" else _read_json_lines
+        yield from read(chunks, self._name, to_row)
+        missing = [header for header in to_row.renames if header not in to_row.renamed]
+        if missing:
+            # Only known at the end: the objects of a JSON file need not all have the same keys.
+            raise AudienceError(
+                f"audience.columns renames '{missing[0]}', which no object in the file has", where=self._name
+            )
+
+    def _read_csv(self, chunks: Iterator[str]) -> Iterator[Row]:
+        name, options = self._name, self._options
+        first = next(chunks, None)
+        if first is None:
+            raise AudienceError("file is empty: expected a header row with an email column", where=name)
+        tsv = name.lower().removesuffix(".gz").endswith(".tsv")  # the name says tab: believe it
+        # Without a delimiter in the header (one column) there is nothing to split: any will do.
+        delimiter = options.delimiter or ("\t" if tsv else sniff_delimiter(first)) or ","
+        self._delimiter = delimiter
+        reader = csv.reader(_TextStream(_prepend(first, chunks)), delimiter=delimiter)
+        del first
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            raise AudienceError(f"header row cannot be read: {exc}", where=f"{name}: line 1") from None
+        if not cells or not any(cell.strip() for cell in cells):
+            raise AudienceError("file is empty: expected a header row with an email column", where=name)
+        endpoints = options.pinpoint
+        if endpoints is None:
+            endpoints = is_segment(cell.strip() for cell in cells)
+        where = f"{name}: line 1"
+        header = resolve_header(cells, options.columns, where=where, delimiter=delimiter, need_email=not endpoints)
+        self._columns = dict.fromkeys(header.columns)
+        if endpoints:
+            if not is_segment(header.columns):
+                missing = " or ".join(n for n in REQUIRED if n not in header.columns)
+                raise AudienceError(
+                    f"the campaign reads this file as a Pinpoint segment, but the header "
+                    f"({', '.join(header.columns)}) read with delimiter {delimiter_name(delimiter)} lacks {missing}",
+                    where=where,
+                )
+            self._email_column = ADDRESS
+        else:
+            self._email_column = header.email_column
+        return self._csv_rows(reader, header, endpoints)
+
+    def _csv_rows(self, reader: Any, header: Header, endpoints: bool) -> Iterator[Row]:
+        names = header.names
+        width = len(names)
+        email_index = header.email_index
+        email_field = header.email_column or EMAIL
+        list_fields = set(self._options.list_fields)
+        separator = self._options.list_separator
+        # Without a repeated header a row is built at C speed, then list fields and JSON cells
+        # are put right one by one; a repeated header goes through the builder cell by cell.
+        plain = not header.repeated
+        list_columns = [name for name in header.columns if name in list_fields]
+        build = _CellBuilder(header, list_fields, separator)
+        last_line = reader.line_num
         while True:
-            data = self._stream.read(_CHUNK)
             try:
-                text = self._decoder.decode(data or b"", final=not data)
-            except UnicodeDecodeError as exc:
-                # exc.object is this read plus the few bytes of a sequence held back from the
-                # last one (never a newline), so the newlines before exc.start are all new.
-                line += exc.object.count(b"\n", 0, exc.start)
-                raise AudienceError("file is not UTF-8 text", where=f"{self._name}: line {line}") from None
-            line += text.count("\n")
-            if text:
-                yield text
-            if not data:
+                cells = next(reader)
+            except StopIteration:
                 return
+            except csv.Error as exc:
+                line = last_line + 1
+                last_line = reader.line_num
+                yield Row(line, None, None, problem=f"malformed CSV: {exc}", field=None)
+                continue
+            line, last_line = last_line + 1, reader.line_num
+            values = [cell.strip() for cell in cells]
+            if not any(values):
+                continue  # blank lines are not rows
+            if len(values) != width:
+                yield Row(line, None, None, problem=f"has {len(values)} fields, the header has {width}", field=None)
+                continue
+            try:
+                if plain:
+                    fields: dict[str, Any] = dict(zip(names, values))  # noqa: B905 - lengths checked above
+                    for column in list_columns:
+                        fields[column] = [part.strip() for part in fields[column].split(separator) if part.strip()]
+                    # One C-level scan for a brace anywhere (a superset of cells starting with one).
+                    if "{" in "".join(values):
+                        build.objects(fields)
+                else:
+                    fields = build(values)
+            except _TooDeepCell as exc:
+                yield Row(line, None, None, problem=TOO_DEEP, field=exc.field)
+                continue
+            if endpoints:
+                # An empty cell is an attribute the endpoint does not have, as in Pinpoint's JSON,
+                # so a CSV and a JSON export of the same segment give the same rows.
+                yield _endpoint_row(line, {column: value for column, value in fields.items() if value not in ("", [])})
+            else:
+                yield Row(line, fields, cells[email_index] if email_index >= 0 else None, email_field=email_field)
+
+
+class _TooDeepCell(Exception):
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+class _CellBuilder:
+    """A row's fields when a cell needs more than its text: list fields, repeated headers
+    (a list of the non-empty values) and JSON objects in cells (listmonk's ``attributes``)."""
+
+    def __init__(self, header: Header, list_fields: set[str], separator: str) -> None:
+        self._names = header.names
+        self._repeated = header.repeated
+        self._list_fields = list_fields
+        self._separator = separator
+        self._email = header.email_column
+
+    def __call__(self, values: list[str]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        parsed = False
+        for name, value in zip(self._names, values, strict=True):
+            item: Any = value
+            if name in self._list_fields:
+                item = [part.strip() for part in value.split(self._separator) if part.strip()]
+            elif value.startswith("{") and name != self._email:
+                item = _json_cell(name, value)
+                parsed = parsed or item is not value
+            if name in self._repeated:
+                bucket = fields.setdefault(name, [])
+                if isinstance(item, list):
+                    bucket.extend(item)
+                elif item != "":
+                    bucket.append(item)
+            else:
+                fields[name] = item
+        if parsed:
+            _check_depth(fields)
+        return fields
+
+    def objects(self, fields: dict[str, Any]) -> None:
+        """Turn the text cells of ``fields`` that hold a JSON object into the object, in place."""
+        parsed = False
+        for name, value in fields.items():
+            if isinstance(value, str) and value.startswith("{") and name != self._email:
+                item = _json_cell(name, value)
+                if item is not value:
+                    fields[name] = item  # replacing a value while iterating is allowed: no key changes
+                    parsed = True
+        if parsed:
+            _check_depth(fields)
+
+
+def _check_depth(fields: dict[str, Any]) -> None:
+    # Row values reach code that recurses per level (template data, serialisers).
+    deep = too_deep(fields)
+    if deep is not None:
+        raise _TooDeepCell(path_text(deep))
+
+
+def _json_cell(name: str, value: str) -> Any:
+    """A cell's JSON object, or the cell's text when it is not one ("{draft}" stays text)."""
+    try:
+        parsed = json.loads(value)
+    except RecursionError:  # thousands of levels: too deep for json itself
+        found = too_deep_in_text(value)
+        raise _TooDeepCell(path_text((name, *found[1])) if found else name) from None
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, dict) else value
 
 
 def read_rows(
@@ -111,19 +372,15 @@ def read_rows(
     pinpoint: bool | None = None,
 ) -> Iterator[Row]:
     """Rows of the file; ``pinpoint``: None detects a Pinpoint segment file, True requires one,
-    False reads the file as plain subscribers whatever its columns."""
-    fmt = detect_format(name)
-    chunks = _ChunkedText(stream, name).chunks()
-    if fmt == "csv":
-        return _read_csv(chunks, name, set(list_fields), list_separator, pinpoint)
-    if fmt == "json":
-        return _read_json(chunks, name, pinpoint)
-    return _read_json_lines(chunks, name, pinpoint)
+    False reads the file as plain subscribers whatever its columns. ``AudienceFile`` also tells
+    how the file was read and takes the rest of ``audience``."""
+    options = AudienceOptions(list_fields=list(list_fields), list_separator=list_separator, pinpoint=pinpoint)
+    return AudienceFile(stream, name=name, options=options).rows()
 
 
-def _read_json(chunks: Iterator[str], name: str, endpoints: bool | None) -> Iterator[Row]:
-    chunks, lines = _sniff_json(chunks, endpoints)
-    yield from (_read_json_lines if lines else _read_json_array)(chunks, name, endpoints)
+def _read_json(chunks: Iterator[str], name: str, to_row: _JsonRows) -> Iterator[Row]:
+    chunks, lines = _sniff_json(chunks, to_row.endpoints)
+    yield from (_read_json_lines if lines else _read_json_array)(chunks, name, to_row)
 
 
 def _prepend(head: str, rest: Iterator[str]) -> Iterator[str]:
@@ -167,7 +424,7 @@ def _is_endpoint(text: str) -> bool:
 
 
 class _TextStream:
-    """Line-iterable text over _ChunkedText's chunks, for the csv module (which needs only iteration)."""
+    """Line-iterable text over DecodedText's chunks, for the csv module (which needs only iteration)."""
 
     def __init__(self, chunks: Iterator[str]) -> None:
         self._chunks = chunks
@@ -193,71 +450,9 @@ class _TextStream:
         return self
 
 
-def _read_csv(
-    chunks: Iterator[str], name: str, list_fields: set[str], separator: str, endpoints: bool | None
-) -> Iterator[Row]:
-    reader = csv.reader(_TextStream(chunks))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise AudienceError(f"header row cannot be read: {exc}", where=f"{name}: line 1") from None
-    if not header or not any(cell.strip() for cell in header):
-        raise AudienceError("file is empty: expected a header row with an email column", where=name)
-    columns = [cell.strip() for cell in header]
-    if endpoints is None:
-        endpoints = is_segment(columns)
-    email_index = -1
-    if endpoints:
-        if not is_segment(columns):
-            raise AudienceError(
-                f"the campaign reads this file as a Pinpoint segment, but the header ({', '.join(columns)}) "
-                f"lacks {' or '.join(n for n in REQUIRED if n not in columns)}",
-                where=f"{name}: line 1",
-            )
-    else:
-        email_column = _email_key(columns)
-        if email_column is None:
-            raise AudienceError(
-                f"no email column in the header ({', '.join(columns)}); expected one of {', '.join(EMAIL_COLUMNS)}",
-                where=f"{name}: line 1",
-            )
-        email_index = columns.index(email_column)
-    last_line = reader.line_num
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line = last_line + 1
-            last_line = reader.line_num
-            yield Row(line, None, None, problem=f"malformed CSV: {exc}", field=None)
-            continue
-        line, last_line = last_line + 1, reader.line_num
-        if not cells or all(not cell.strip() for cell in cells):
-            continue  # blank lines are not rows
-        if len(cells) != len(columns):
-            yield Row(line, None, None, problem=f"has {len(cells)} fields, the header has {len(columns)}", field=None)
-            continue
-        fields: dict[str, Any] = {}
-        for column, cell in zip(columns, cells, strict=True):  # lengths checked above
-            value = cell.strip()
-            if column in list_fields:
-                fields[column] = [item.strip() for item in value.split(separator) if item.strip()]
-            else:
-                fields[column] = value
-        if endpoints:
-            # An empty cell is an attribute the endpoint does not have, as in Pinpoint's JSON,
-            # so a CSV and a JSON export of the same segment give the same rows.
-            yield _endpoint_row(line, {column: value for column, value in fields.items() if value not in ("", [])})
-        else:
-            yield Row(line, fields, cells[email_index])
-
-
-def _read_json_lines(chunks: Iterator[str], name: str, endpoints: bool | None) -> Iterator[Row]:
+def _read_json_lines(chunks: Iterator[str], name: str, to_row: _JsonRows) -> Iterator[Row]:
     line = 0
     seen_any = False
-    to_row = _JsonRows(endpoints)
     for raw in _TextStream(chunks):
         line += 1
         if not raw.strip():
@@ -279,10 +474,21 @@ def _read_json_lines(chunks: Iterator[str], name: str, endpoints: bool | None) -
 
 class _JsonRows:
     """JSON values to rows: subscribers, or Pinpoint endpoints when the first object is one
-    (or the campaign says the file is Pinpoint)."""
+    (or the campaign says the file is Pinpoint). Applies ``audience.columns`` to top-level keys
+    and keeps the file's keys and email key for ``AudienceInfo``."""
 
-    def __init__(self, endpoints: bool | None) -> None:
-        self._endpoints = endpoints
+    def __init__(self, file: AudienceFile, options: AudienceOptions) -> None:
+        self._file = file
+        self._endpoints = options.pinpoint
+        self.renames = options.columns
+        self.renamed: set[str] = set()
+        # A key renamed to email is the email key wherever it appears.
+        self._email_target = next((new for new in self.renames.values() if header_key(new) == EMAIL), None)
+        self._ranks: dict[str, int] = {}
+
+    @property
+    def endpoints(self) -> bool | None:
+        return self._endpoints
 
     def __call__(self, line: int, value: Any) -> Row:
         if not isinstance(value, dict):
@@ -291,23 +497,39 @@ class _JsonRows:
         if deep is not None:
             # Row values reach code that recurses per level (template data, serialisers).
             return Row(line, None, None, problem=TOO_DEEP, field=path_text(deep))
+        if self.renames:
+            hits = [key for key in value if key in self.renames]
+            if hits:
+                self.renamed.update(hits)
+                value = {self.renames.get(key, key): item for key, item in value.items()}
+        columns = self._file._columns
+        if len(columns) < _MAX_JSON_COLUMNS:
+            columns.update(dict.fromkeys(value))
         if self._endpoints is None:
             self._endpoints = is_segment(value)
-        return _endpoint_row(line, value) if self._endpoints else _json_row(line, value)
+        if self._endpoints:
+            self._file._email_column = ADDRESS
+            return _endpoint_row(line, value)
+        return self._json_row(line, value)
+
+    def _json_row(self, line: int, value: dict[str, Any]) -> Row:
+        if self._email_target is not None and self._email_target in value:
+            key: str | None = self._email_target
+        else:
+            key = email_key(value, cache=self._ranks)
+        if key is None:
+            return Row(line, value, None)
+        if self._file._email_column is None:
+            self._file._email_column = key
+        email = value.get(key)
+        if email is not None and not isinstance(email, str):
+            return Row(line, None, None, problem="email must be a string", field=key)
+        return Row(line, value, email, email_field=key)
 
 
-def _json_row(line: int, value: dict[str, Any]) -> Row:
-    key = _email_key(value.keys())
-    email = value.get(key) if key else None
-    if key is not None and email is not None and not isinstance(email, str):
-        return Row(line, None, None, problem="email must be a string", field=key)
-    return Row(line, value, email)
-
-
-def _read_json_array(chunks: Iterator[str], name: str, endpoints: bool | None) -> Iterator[Row]:
+def _read_json_array(chunks: Iterator[str], name: str, to_row: _JsonRows) -> Iterator[Row]:
     """Incremental parse of ``[ {...}, {...} ]``: one element decoded at a time."""
     decoder = json.JSONDecoder()
-    to_row = _JsonRows(endpoints)
     buffer, pos, line = "", 0, 1
     exhausted = False
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .addresses import InvalidAddress, normalise
+from .audience import AudienceOptions
 from .breaker import BreakerSettings
 from .errors import DefinitionError
 from .rules import Rule
@@ -44,16 +45,6 @@ class Segment(_Strict):
     rule: Rule
     template: str = Field(pattern=NAME)
     data: dict[str, Any] = Field(default_factory=dict)
-
-
-class AudienceOptions(_Strict):
-    # Columns of a CSV file that hold lists, split on ``list_separator`` (JSON has real lists).
-    list_fields: list[str] = Field(default_factory=list)
-    list_separator: str = Field(default=";", min_length=1, max_length=3)
-    # Amazon Pinpoint segment files (docs/pinpoint-migration.md) are detected by their ChannelType
-    # and Address columns; true insists on one (a wrong upload fails instead of sending), false
-    # reads a file as plain subscribers even with those columns.
-    pinpoint: bool | None = None
 
 
 class CampaignDefinition(_Strict):

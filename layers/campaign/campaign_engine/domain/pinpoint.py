@@ -10,7 +10,9 @@ Whatever the shape, a row becomes the nested Pinpoint structure, so segment rule
 name a value exactly as Pinpoint did: ``User.UserAttributes.FirstName`` in a rule's ``field``
 and ``{{User.UserAttributes.FirstName}}`` in a template. Pinpoint keeps custom attributes as
 arrays of strings; a one-element array becomes its single value (so ``eq`` and ``in`` work),
-longer arrays stay lists (``contains`` matches either).
+longer arrays stay lists (``contains`` matches either). A CSV file gives an attribute several
+values by repeating its column (``Attributes.Interests,Attributes.Interests``): the reader makes
+the repeated column a list of its non-empty values, so it reaches here as the same array.
 
 Only EMAIL endpoints are recipients. The others are not errors, so they get an outcome of their
 own here: another channel or an INACTIVE endpoint is ``skipped``; an endpoint opted out of

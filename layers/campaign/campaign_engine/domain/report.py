@@ -36,6 +36,18 @@ class Pacing(BaseModel):
     worker_rate: float | None = None
 
 
+class AudienceSummary(BaseModel):
+    """How Prepare read the audience file (the run record's ``prepare.audience``)."""
+
+    model_config = ConfigDict(extra="allow")
+    format: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    compression: str | None = None
+    columns: list[str] | None = None
+    email_column: str | None = None
+
+
 class RunReport(BaseModel):
     # Reports written by earlier versions may carry fields this one does not: keep them.
     model_config = ConfigDict(extra="allow")
@@ -68,6 +80,10 @@ class RunReport(BaseModel):
     # What SES has reported so far (events keep arriving after the run: Finalize run again,
     # with {"campaign_id", "run_id"}, refreshes it).
     feedback: dict[str, Any] | None = None
+    # How the audience file was read (format, encoding, delimiter, ...) and Prepare's warnings
+    # (rule fields and template variables no column provides, ...), when Prepare recorded them.
+    audience: AudienceSummary | None = None
+    warnings: list[str] = Field(default_factory=list)
     rejects_key: str | None = None
     report_key: str
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
@@ -77,6 +77,8 @@ class SesEvent:
     complaint_subtype: str | None = None
     feedback_id: str | None = None
     link: str | None = None
+    # A Click's ``linkTags`` (``ses:tags="name:offer;"`` on the link), first value of each tag.
+    link_tags: dict[str, str] = field(default_factory=dict)
     unsubscribe_all: bool = False
     topics_opted_out: tuple[str, ...] = ()
     diagnostic: str | None = None
@@ -305,7 +307,8 @@ def _details(kind: str, member: str, detail: dict[str, Any]) -> dict[str, Any]:
             "feedback_id": _text(detail.get("feedbackId")),
         }
     if kind == "click":
-        return {"link": _text(detail.get("link"))}
+        # Lenient like the message tags: a malformed tag must not cost the click.
+        return {"link": _text(detail.get("link")), "link_tags": _tags(detail.get("linkTags"))}
     if kind == "reject":
         reason = _text(detail.get("reason"))
         return {"diagnostic": redact(reason) if reason else None}

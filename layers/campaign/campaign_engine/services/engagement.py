@@ -27,6 +27,8 @@ from ..observability import MetricUnit, logger, metrics
 
 # Counter items a commit may carry besides its commit record (TransactWriteItems takes 100).
 MAX_COUNTER_ITEMS = 99
+# Counter items one event can add to a commit: its run and segment's, its time bucket's, its link's.
+ITEMS_PER_EVENT = 3
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,8 @@ class EngagementRecorder:
             return
         if event.kind not in engagement.RECORDED:
             return
-        if len(self.batch.pending) >= MAX_COUNTER_ITEMS:
-            self._commit_and_renew()  # the next event might need a counter item the commit has no room for
+        if self._commit_items() > MAX_COUNTER_ITEMS - ITEMS_PER_EVENT:
+            self._commit_and_renew()  # the next event might need counter items the commit has no room for
         # The send time, not the event's: every event of a message gives the item one expiry.
         sent_at = event.mail_timestamp or event.timestamp
         expires_at = int(epoch_of(sent_at)) + self.settings.engagement_ttl_days * 86400
@@ -126,8 +128,8 @@ class EngagementRecorder:
                     self.foreign.append(Foreign(key, claim, owner, where))
             if where and (event.is_hard_bounce or event.kind == "complaint"):
                 self.worse.add((where.campaign_id, where.run_id))
-            if event.kind in engagement.ENGAGING:
-                self._touch(address, event)
+            if event.kind in engagement.ENGAGING and not engagement.is_unsubscribe_click(event):
+                self._touch(address, event)  # leaving is not engagement
 
     def _count(self, key: ItemKey, claim: Claim, where: Attribution | None) -> None:
         if (key, claim.name) in self.batch.counted:
@@ -136,7 +138,8 @@ class EngagementRecorder:
         if where is None:
             return  # not from this engine's sends (no run tag, no earlier tagged event)
         campaign_id, counts = self.batch.pending.get((where.run_id, where.segment), (where.campaign_id, {}))
-        counts[claim.counter] = counts.get(claim.counter, 0) + 1
+        for counter in claim.counters:
+            counts[counter] = counts.get(counter, 0) + 1
         self.batch.pending[(where.run_id, where.segment)] = (campaign_id, counts)
 
     @staticmethod
@@ -176,6 +179,9 @@ class EngagementRecorder:
             self.check_breaker(campaign_id, run_id)
         self.worse.clear()
         return total
+
+    def _commit_items(self) -> int:
+        return engagement.commit_items((run_id, counts) for (run_id, _), (_, counts) in self.batch.pending.items())
 
     def _commit_and_renew(self) -> None:
         self._commit()
@@ -275,11 +281,17 @@ def count_unsubscribe(
 
 
 def feedback(settings: Settings, run_id: str) -> dict[str, Any] | None:
-    """The report's ``feedback`` object: totals and per segment, with rates."""
+    """The report's ``feedback`` object: totals and per segment, with rates, clicks per link and
+    opens and clicks over time (three Queries: counters, links, time buckets)."""
     if not settings.engagement_table:
         return None
-    totals, segments = EngagementStore(settings.engagement_table).run_counts(run_id)
+    store = EngagementStore(settings.engagement_table)
+    totals, segments = store.run_counts(run_id)
     return {
         **engagement.summary(totals),
         "segments": {name: engagement.summary(counts) for name, counts in segments.items()},
+        "links": [
+            row.model_dump(mode="json") for row in engagement.links_report(store.run_items(run_id, "LINK#"), totals)
+        ],
+        "timeline": [row.model_dump(mode="json") for row in engagement.timeline_report(store.run_items(run_id, "TL#"))],
     }

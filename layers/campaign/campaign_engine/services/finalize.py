@@ -16,7 +16,7 @@ from ..adapters import storage
 from ..adapters.runs import ACTIVE, RunStore
 from ..config import Settings
 from ..domain.outcomes import add_counts, empty_counts
-from ..domain.report import BatchCounts, BatchesSummary, Pacing, RunReport
+from ..domain.report import AudienceSummary, BatchCounts, BatchesSummary, Pacing, RunReport
 from ..domain.run_record import PrepareTally, RunError, RunRecord, RunStatus
 from ..observability import count_outcomes, logger
 from .engagement import feedback as engagement_feedback
@@ -26,6 +26,26 @@ from .reconcile import reconcile
 
 def _iso(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch else None
+
+
+class _Prepared(PrepareTally):
+    """What Finalize reads of Prepare's tally, with what Prepare says of the file it read."""
+
+    audience: dict[str, Any] | None = None
+    warnings: list[Any] | None = None
+
+
+def _finished_at(record: RunRecord) -> str:
+    """When the run finished: the time an earlier Finalize recorded, if the run is closed (a
+    ``report --refresh``, a retried Finalize, the report rewritten after a pause must not move
+    it: a 9-second send once showed "Duration 1 min 56 s"); now for a run still RUNNING (a
+    resume or a retry cleared it, and this Finalize closes the run)."""
+    recorded = record.finished_at
+    if recorded and not record.active:
+        if isinstance(recorded, int | float):
+            return datetime.fromtimestamp(recorded, UTC).isoformat()
+        return str(recorded)
+    return datetime.now(UTC).isoformat()
 
 
 def _error_from_state(state: dict[str, Any]) -> RunError | None:
@@ -48,7 +68,7 @@ def build_report(
     state: dict[str, Any],
     feedback: dict[str, Any] | None = None,
 ) -> RunReport:
-    prepared = record.prepare or PrepareTally()
+    prepared = _Prepared.model_validate((record.prepare or PrepareTally()).model_dump())
     segments: dict[str, dict[str, int]] = {name: dict(counts) for name, counts in prepared.segments.items()}
     attempted: dict[str, int] = {}
     for batch in batches:
@@ -90,7 +110,7 @@ def build_report(
         occurrence=record.occurrence,
         audience_key=record.audience_key,
         started_at=_iso(record.started_at),
-        finished_at=datetime.now(UTC).isoformat(),
+        finished_at=_finished_at(record),
         rows=prepared.rows,
         **totals,
         outcomes_total=sum(totals.values()),
@@ -99,6 +119,8 @@ def build_report(
         pacing=Pacing(max_concurrency=record.max_concurrency, worker_rate=record.worker_rate),
         quota_waits=record.quota_waits,
         feedback=feedback,
+        audience=AudienceSummary.model_validate(prepared.audience) if isinstance(prepared.audience, dict) else None,
+        warnings=[str(warning) for warning in prepared.warnings or [] if warning],
         rejects_key=f"{prefix}/rejects.jsonl" if prepared.rows else None,
         report_key=f"{prefix}/report.json",
     )
