@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import codecs
 import csv
+import gzip
 import io
 import json
 from pathlib import Path
@@ -183,7 +184,8 @@ def byte_mutation(draw: st.DrawFn, data: bytes) -> bytes:
 # ------------------------------------------------------------------------------ audience files
 
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32", "latin-1", "cp1252", "shift_jis"]
-SUFFIXES = [".csv", ".json", ".jsonl", ".ndjson"]
+# Compressed, tab-separated and spreadsheet names too: the reader decides by name and by content.
+SUFFIXES = [".csv", ".json", ".jsonl", ".ndjson", ".csv.gz", ".jsonl.gz", ".json.gz", ".tsv", ".txt", ".xlsx"]
 RECIPE_SUBSCRIBERS = json.loads((ROOT / "examples/recipe/subscribers.json").read_text(encoding="utf-8"))
 cells = st.one_of(st.text(max_size=12), st.sampled_from(NASTY_TEXT), st.emails().map(str))
 segments = st.sampled_from(["new_customers", "loyal_customers", " new_customers", "NEW_CUSTOMERS"]) | cells
@@ -272,6 +274,11 @@ def audience_file(draw: st.DrawFn) -> tuple[str, bytes, dict[str, Any]]:
             depths.map(lambda levels: ("[\n" + deep_text(levels, as_object=True) + "\n]").encode()),
         )
     )
+    packing = draw(st.sampled_from(["plain", "plain", "gzip", "gzip-cut"]))
+    if packing != "plain":  # gzip'd whatever the name says, or cut short as an interrupted upload is
+        data = gzip.compress(data, mtime=0)
+        if packing == "gzip-cut":
+            data = data[: draw(st.integers(0, max(0, len(data) - 1)))]
     options = {
         "list_fields": draw(st.lists(st.sampled_from(["preferences", "email", "segment", ""]), max_size=2)),
         "list_separator": draw(st.sampled_from([";", ",", "|", "::"])),
