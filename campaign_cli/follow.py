@@ -1,6 +1,9 @@
 """Following a run: a progress bar (recipients done of total, rate, ETA, status) until the run
 stops, then its report. Used by ``campaign send``, ``campaign status --watch``, ``resume --follow``
-and ``retry --follow``."""
+and ``retry --follow``.
+
+When stderr is not a terminal (CI logs, ``2> send.log``) a bar would print nothing until the end:
+one line is printed instead when the run is queued and at each 10% of its queued recipients."""
 
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .errors import NOT_FOUND, OK, RUN_FAILED, RUN_PAUSED, CliError
 from .output import Out
 
+# errors.EXIT_CODES: a run's state as an exit code (a RUNNING run shown by `status RUN` is fine).
 STATUS_EXIT = {
+    RunStatus.RUNNING: OK,
     RunStatus.COMPLETED: OK,
     RunStatus.FAILED: RUN_FAILED,
     RunStatus.CANCELLED: RUN_FAILED,
@@ -57,7 +62,9 @@ def wait_for(
         TimeRemainingColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=out.err, transient=False, disable=not show_progress) as bar:
+    lines = show_progress and not out.err.is_terminal
+    milestones = Milestones(out)
+    with Progress(*columns, console=out.err, transient=False, disable=not show_progress or lines) as bar:
         task = bar.add_task("run", total=None, status="starting", rate="")
         snapshot: control.Progress | None = None
         first_done: tuple[float, int] | None = None
@@ -81,9 +88,48 @@ def wait_for(
             if first_done and now > first_done[0] and snapshot.done > first_done[1]:
                 rate = f"{(snapshot.done - first_done[1]) / (now - first_done[0]):,.0f}/s"
             bar.update(task, total=snapshot.total, completed=snapshot.done, status=describe(snapshot), rate=rate)
+            if lines:
+                milestones.update(snapshot, rate)
             if snapshot.stopped:
                 return snapshot
             time.sleep(interval)
+
+
+class Milestones:
+    """Progress as lines, for a stderr that is not a terminal: one when the run is queued, one at
+    each 10% of its queued recipients done (several steps at once print one line), one when the
+    run stops short of 100%."""
+
+    def __init__(self, out: Out) -> None:
+        self.out = out
+        self.step: int | None = None  # the last tenth printed; None: the run was not queued yet
+        self.closed = False
+
+    def update(self, snapshot: control.Progress, rate: str = "") -> None:
+        if snapshot.total is None:
+            return
+        if self.step is None:
+            rows = "" if snapshot.rows is None else f" of {snapshot.rows:,} rows"
+            self.out.note(f"queued {snapshot.total:,}{rows}")
+            self.step = 0
+        step = 10 if snapshot.total == 0 else min(snapshot.done * 10 // snapshot.total, 10)
+        if step > self.step:
+            self.step = step
+            self.out.note(self.line(snapshot, rate))
+        elif snapshot.stopped and step < 10 and not self.closed:  # paused, cancelled, failed short of 100%
+            self.closed = True
+            self.out.note(self.line(snapshot, rate))
+
+    @staticmethod
+    def line(snapshot: control.Progress, rate: str = "") -> str:
+        total = snapshot.total or 0
+        percent = 100 if total == 0 else snapshot.done * 100 // total
+        rate_text = f", {rate}" if rate else ""
+        rows = "" if snapshot.rows is None else f", {snapshot.rows:,} rows in the file"
+        return (
+            f"{percent:3d}%: done {snapshot.done:,} of {total:,} queued (sent {snapshot.counts.get('sent', 0):,}"
+            f"{rows}){rate_text}; {describe(snapshot)}"
+        )
 
 
 def exit_code(snapshot: control.Progress) -> int:

@@ -1,8 +1,10 @@
 """``campaign``: run email campaigns on a deployed stack or on the local one.
 
-    campaign [--local | --stack-name NAME] [--region R] [--profile P] [--json] COMMAND ...
+    campaign [--local | --stack-name NAME] [--region R] [--profile P] [--json] [--wide] COMMAND ...
 
-Commands work the same on both targets: resources come from the stack's outputs.
+Commands work the same on both targets: resources come from the stack's outputs. The global
+options may also follow the command (``campaign status --json --local``). Conventions (tables,
+times, exit codes, pipes) are in docs/cli.md.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .errors import EXIT_CODES, INTERRUPTED, NOT_FOUND, PROBLEMS, CliError
+from .errors import CLOSED_PIPE, EXIT_CODES, INTERRUPTED, NOT_FOUND, PROBLEMS, CliError
 from .output import Out
 
 Handler = Callable[[Any, Any, Out], int]
@@ -26,7 +28,7 @@ def _epilog() -> str:
         "  campaign --local push examples/recipe/campaign.json templates/\n"
         "  campaign --local send recipe examples/recipe/subscribers.json\n"
         "  campaign --local retry recipe-u-0123456789abcdef0123 --follow   # a FAILED run, again\n"
-        "  campaign --stack-name campaign-engine-prod status --campaign recipe --json\n"
+        "  campaign status --campaign recipe --json --stack-name campaign-engine-prod\n"
     )
 
 
@@ -42,6 +44,12 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
     parser.add_argument("--profile", help="AWS profile for the deployed stack", **default)
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document (progress goes to stderr)", **default
+    )
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="print table cells whole on a terminal too (piped or redirected, they always are)",
+        **default,
     )
 
 
@@ -154,45 +162,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Each parser's --local/--stack-name group is exclusive on its own; given one before the
+    # command and the other after it, they would silently pick one stack: refuse (exit 2).
+    if args.local and args.stack_name:
+        parser.error("--local and --stack-name name two different stacks: give one of them")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     from .target import quiet_layer
 
     quiet_layer()
-    args = build_parser().parse_args(argv)
-    out = Out(as_json=args.json)
+    args = parse(argv)
+    try:
+        code = _run(args)
+        # Written out here, inside the guard: a reader that went away (`| head`) makes this fail.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``campaign status | head -1``): no traceback, exit 141
+    (128 + SIGPIPE, what a shell reports for ``yes | head``). Python's own recipe: point stdout at
+    /dev/null so the interpreter's last flush at exit does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return CLOSED_PIPE
+
+
+def _run(args: argparse.Namespace) -> int:
+    out = Out(as_json=args.json, wide=args.wide)
     from botocore.exceptions import BotoCoreError, ClientError
     from campaign_engine.domain.errors import CampaignError, NotFound
 
-    from .target import aws_error, connect
+    from .target import aws_error, command_hint, connect, with_target
 
     try:
         target = None
         # validate works offline; given a stack explicitly, it also checks against the stack's identity.
         if not args.offline or (args.command == "validate" and (args.local or args.stack_name)):
             target = connect(local=args.local, stack_name=args.stack_name, region=args.region, profile=args.profile)
-        return args.handler(args, target, out)
+        return int(args.handler(args, target, out))
     except CliError as exc:
-        out.note(f"[red]error:[/red] {exc.message}")
+        out.note(f"[red]error:[/red] {with_target(exc.message, args)}")
         return exc.code
     except NotFound as exc:
-        out.note(f"[red]error:[/red] {exc}")
+        out.note(f"[red]error:[/red] {with_target(str(exc), args)}")
         return NOT_FOUND
     except CampaignError as exc:
-        out.note(f"[red]error:[/red] {exc}")
+        out.note(f"[red]error:[/red] {with_target(str(exc), args)}")
         return PROBLEMS
     except (ClientError, BotoCoreError) as exc:
         error = aws_error(exc)
         out.note(f"[red]error:[/red] {error.message}")
         return error.code
     except KeyboardInterrupt:
-        out.note(
-            "interrupted"
-            + (
-                "; the run goes on (campaign status --watch RUN follows it)"
-                if getattr(args, "command", "") in ("send", "status", "resume", "retry")
-                else ""
-            )
-        )
+        run = getattr(args, "run", None) or "RUN"
+        follows = getattr(args, "command", "") in ("send", "status", "resume", "retry")
+        hint = f"; the run goes on ({command_hint(args, 'status', '--watch', run)} follows it)" if follows else ""
+        out.note("interrupted" + hint)
         return INTERRUPTED
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,3 +173,36 @@ def aws_error(exc: Exception) -> CliError:
     if isinstance(exc, BotoCoreError):
         return CliError(str(exc), AWS)
     return CliError(str(exc), AWS)
+
+
+def target_options(args: Any) -> list[str]:
+    """The target part of a command line as this one was run (``--local``, or ``--stack-name X
+    --region R --profile P`` as given), so a hint printed for the operator runs against the same
+    stack when pasted. Nothing for options left to their defaults (samconfig.toml's stack name,
+    the profile's region): those resolve the same way again."""
+    if getattr(args, "local", False):
+        return ["--local"]
+    words = []
+    for option, name in (("--stack-name", "stack_name"), ("--region", "region"), ("--profile", "profile")):
+        value = getattr(args, name, None)
+        if value:
+            words += [option, value]
+    return words
+
+
+def command_hint(args: Any, *words: str) -> str:
+    """A command line to run next, in backquotes: ``campaign <target options> <words>``."""
+    return "`" + shlex.join(["campaign", *target_options(args), *words]) + "`"
+
+
+_LAYER_HINT = re.compile(r"`campaign ([a-z])")
+
+
+def with_target(message: str, args: Any) -> str:
+    """A message from the layer (which knows nothing of command lines) with its ``campaign ...``
+    hints given the target options of this command line."""
+    options = target_options(args)
+    if not options:
+        return message
+    prefix = shlex.join(options)
+    return _LAYER_HINT.sub(lambda match: f"`campaign {prefix} {match[1]}", message)

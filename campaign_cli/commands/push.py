@@ -10,7 +10,7 @@ from typing import Any
 from campaign_engine.adapters import ses, storage
 from campaign_engine.domain.templates import parse_template
 
-from ..errors import OK, PROBLEMS
+from ..errors import NOT_FOUND, OK, PROBLEMS
 from ..output import Out
 from ..target import Target
 from .validate import detect_kind, validate_campaign, validate_template
@@ -30,9 +30,9 @@ def run_push(args: Any, target: Target, out: Out) -> int:
     sender_identity = target.outputs.get("SenderIdentity")
     results = []
     for path in _files(args.paths):
-        if not path.is_file():
+        if not path.is_file():  # NOT_FOUND, as send and preview say of a missing file
             out.note(f"[red]{path}: no such file[/red]")
-            return PROBLEMS
+            return NOT_FOUND
         kind = detect_kind(path)
         if kind == "campaign":
             results.append(validate_campaign(path, None, sender_identity))

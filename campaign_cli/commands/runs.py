@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,20 +16,17 @@ from campaign_engine.domain.run_record import RunRecord, RunStatus
 from campaign_engine.services import control
 
 from .. import follow
-from ..errors import OK, RUN_FAILED, CliError
-from ..output import Out, number
+from ..errors import OK, RUN_FAILED, RUN_PAUSED, CliError
+from ..output import Out, human_time, number
 from ..report_page import render, summarise_rejects
-from ..target import Target
+from ..target import Target, command_hint, with_target
 
 REPORT_OUTCOMES = ("sent", "suppressed", "invalid", "duplicate", "skipped", "failed", "unknown", "not_sent")
 
 
 def when(value: Any) -> str:
-    if value in (None, ""):
-        return "-"
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return str(value).replace("T", " ")[:19]
+    """A time for people: ``2026-12-07 05:12:26`` (UTC)."""
+    return human_time(value)
 
 
 def campaign_ids(target: Target) -> list[str]:
@@ -57,8 +53,10 @@ def run_status(args: Any, target: Target, out: Out) -> int:
         if out.as_json:
             out.document(snapshot.to_dict())
         else:
-            _print_progress(snapshot, out)
-        return follow.exit_code(snapshot) if args.watch else OK
+            _print_progress(snapshot, out, args)
+        # The run's state is the answer, watched or not (errors.EXIT_CODES): PAUSED exits
+        # RUN_PAUSED, FAILED and CANCELLED RUN_FAILED, RUNNING and COMPLETED 0.
+        return follow.exit_code(snapshot)
     ids = [args.campaign] if args.campaign else campaign_ids(target)
     records = control.runs(settings, ids, limit=args.limit)
     if out.as_json:
@@ -76,7 +74,7 @@ def run_status(args: Any, target: Target, out: Out) -> int:
                 when(r.started_at),
                 queued or None,
                 sent,
-                (r.reason or "")[:60],
+                r.reason if out.full_width else (r.reason or "")[:60],
             ]
         )
     if not records:
@@ -86,26 +84,43 @@ def run_status(args: Any, target: Target, out: Out) -> int:
     return OK
 
 
-def _print_progress(snapshot: control.Progress, out: Out) -> None:
+def _print_progress(snapshot: control.Progress, out: Out, args: Any) -> None:
+    """One run's progress. Every number has one basis (control.progress, domain Tally): the
+    queued recipients are done (an outcome from a send) or not sent (the run stopped first), and
+    the outcome table counts every row of the file, as the report does."""
     out.line(f"[bold]{snapshot.run_id}[/bold]  campaign {snapshot.campaign_id}  {follow.describe(snapshot)}")
-    total = "-" if snapshot.total is None else f"{snapshot.total:,}"
-    out.line(
-        f"recipients done {snapshot.done:,} of {total}; batches {snapshot.batches_done:,} of "
-        f"{number(snapshot.batches_planned)}; started {when(snapshot.started_at)}, "
-        f"finished {when(snapshot.finished_at)}"
-    )
+    if snapshot.total is None:
+        out.line("preparing: nothing queued yet")
+    else:
+        rows = "" if snapshot.rows is None else f" of {snapshot.rows:,} rows"
+        parts = [f"queued {snapshot.total:,}{rows}: done {snapshot.done:,}"]
+        status = snapshot.status
+        if status is RunStatus.RUNNING:
+            parts.append(f"to go {snapshot.total - snapshot.done:,}")
+        elif snapshot.not_sent:
+            why = {
+                RunStatus.PAUSED: f"paused; {command_hint(args, 'resume', snapshot.run_id)} sends them",
+                RunStatus.CANCELLED: "cancelled; never sent",
+                RunStatus.FAILED: f"failed; {command_hint(args, 'retry', snapshot.run_id)} sends them",
+            }.get(status, status.value.lower())
+            parts.append(f"not sent {snapshot.not_sent:,} ({why})")
+        out.line(", ".join(parts) + f"; batches {snapshot.batches_done:,} of {number(snapshot.batches_planned)} done")
+    out.line(f"started {when(snapshot.started_at)}, finished {when(snapshot.finished_at)} (UTC)")
     if snapshot.finalize_error:
         out.line(
             f"[red]Finalize failed ({snapshot.finalize_error}): no report yet; "
-            f"`campaign report --refresh {snapshot.run_id}` writes it[/red]"
+            f"{command_hint(args, 'report', '--refresh', snapshot.run_id)} writes it[/red]"
         )
-    rows = [[name, snapshot.counts.get(name, 0)] for name in REPORT_OUTCOMES]
-    out.table(None, ["outcome", "count"], rows, {"count"})
+    rows_title = "Outcomes" if snapshot.rows is None else f"Outcomes of the file's {snapshot.rows:,} rows"
+    out.table(
+        rows_title, ["outcome", "count"], [[name, snapshot.counts.get(name, 0)] for name in REPORT_OUTCOMES], {"count"}
+    )
 
 
 def run_pause(args: Any, target: Target, out: Out) -> int:
     record = control.pause(target.settings(), args.run, args.campaign)
-    return _changed(record, out, "paused: later batches send nothing; `campaign resume` continues")
+    resume = command_hint(args, "resume", args.run)
+    return _changed(record, out, f"paused: later batches send nothing; {resume} continues")
 
 
 def run_cancel(args: Any, target: Target, out: Out) -> int:
@@ -146,15 +161,17 @@ def run_resume(args: Any, target: Target, out: Out) -> int:
             interval=args.interval,
             show_progress=not out.as_json,
         )
-        return finish(target, snapshot, out)
+        return finish(target, snapshot, out, args)
     if out.as_json:
         out.document({"run_id": args.run, "resumed": True, "execution": payload})
     else:
-        out.line(f"{args.run}: resumed (`campaign status --watch {args.run}` follows it)")
+        out.line(f"{args.run}: resumed ({command_hint(args, 'status', '--watch', args.run)} follows it)")
     return OK
 
 
-def load_report(target: Target, campaign_id: str, run_id: str, record: RunRecord | None = None) -> dict[str, Any]:
+def load_report(
+    target: Target, campaign_id: str, run_id: str, record: RunRecord | None = None, args: Any = None
+) -> dict[str, Any]:
     key = f"runs/{campaign_id}/{run_id}/report.json"
     try:
         return json.loads(storage.get_bytes(target.bucket, key))
@@ -162,7 +179,7 @@ def load_report(target: Target, campaign_id: str, run_id: str, record: RunRecord
         if record is not None and record.finalize_error is not None:
             raise NotFound(
                 f"run {run_id} has no report: Finalize failed ({record.finalize_error.code}); "
-                f"`campaign report --refresh {run_id}` writes it",
+                f"{command_hint(args, 'report', '--refresh', run_id)} writes it",
                 where=f"s3://{target.bucket}/{key}",
             ) from None
         raise NotFound(f"run {run_id} has no report yet", where=f"s3://{target.bucket}/{key}") from None
@@ -189,7 +206,7 @@ def run_report(args: Any, target: Target, out: Out) -> int:
         out.note(f"run {args.run} is still RUNNING: its own Finalize writes the report when it ends")
     elif args.refresh:  # the report then has the feedback that arrived since the run ended
         finalize_again(target, record.campaign_id, args.run)
-    report = load_report(target, record.campaign_id, args.run, record)
+    report = load_report(target, record.campaign_id, args.run, record, args)
     rejects = rejects_summary(target, report)
     if args.html:
         path = Path(args.html)
@@ -224,7 +241,7 @@ def print_summary(report: dict[str, Any], out: Out) -> None:
         out.table("Feedback (so far)", ["segment", *names], fb_rows, set(names))
 
 
-def finish(target: Target, snapshot: control.Progress, out: Out, *, report_wait: float = 10.0) -> int:
+def finish(target: Target, snapshot: control.Progress, out: Out, args: Any, *, report_wait: float = 10.0) -> int:
     report = None
     # Finalize closes the run record a moment before it writes report.json (record first, so a
     # report never says more than the record): give the report that moment to appear.
@@ -242,11 +259,17 @@ def finish(target: Target, snapshot: control.Progress, out: Out, *, report_wait:
         print_summary(report, out)
     code = follow.exit_code(snapshot)
     if code == RUN_FAILED and report and report.get("error"):
-        out.note(f"run failed: {report['error'].get('where', '')}: {report['error'].get('message', '')}")
+        error = report["error"]
+        out.note(with_target(f"run failed: {error.get('where') or ''}: {error.get('message', '')}", args))
     if report is None and snapshot.finalize_error:
         out.note(
             f"run {snapshot.run_id} has no report: Finalize failed ({snapshot.finalize_error}); "
-            f"`campaign report --refresh {snapshot.run_id}` writes it"
+            f"{command_hint(args, 'report', '--refresh', snapshot.run_id)} writes it"
+        )
+    elif code == RUN_PAUSED:
+        out.note(
+            f"run {snapshot.run_id} is PAUSED ({snapshot.reason or 'no reason given'}): "
+            f"{command_hint(args, 'resume', snapshot.run_id)} continues it"
         )
     return code
 
@@ -259,13 +282,13 @@ def run_retry(args: Any, target: Target, out: Out) -> int:
         snapshot = follow.wait_for(
             settings, started.campaign_id, args.run, out, interval=args.interval, show_progress=not out.as_json
         )
-        return finish(target, snapshot, out)
+        return finish(target, snapshot, out, args)
     if out.as_json:
         out.document({"run_id": args.run, "retried": True, **started.model_dump(mode="json")})
     else:
         out.line(
             f"{args.run}: retry {started.retries} started as execution {started.execution_name} "
-            f"(`campaign status --watch {args.run}` follows it)"
+            f"({command_hint(args, 'status', '--watch', args.run)} follows it)"
         )
     return OK
 
@@ -291,7 +314,7 @@ def run_reconcile(args: Any, target: Target, out: Out) -> int:
     if not running:
         finalize_again(target, record.campaign_id, args.run)
     try:
-        report = load_report(target, record.campaign_id, args.run, record)
+        report = load_report(target, record.campaign_id, args.run, record, args)
     except NotFound:
         if not running:
             raise

@@ -14,7 +14,7 @@ from campaign_engine.services.start import definition_key, upload_run_id
 from .. import follow
 from ..errors import NOT_FOUND, OK, CliError
 from ..output import Out
-from ..target import Target
+from ..target import Target, command_hint
 from .runs import finish
 
 
@@ -23,14 +23,7 @@ def run_send(args: Any, target: Target, out: Out) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"{path}: no such file", NOT_FOUND)
-    try:
-        storage.head(target.bucket, definition_key(campaign_id))
-    except storage.MissingObject:
-        raise CliError(
-            f"campaign {campaign_id} has no definition in s3://{target.bucket}/{definition_key(campaign_id)}: "
-            "`campaign push` it first",
-            NOT_FOUND,
-        ) from None
+    require_definition(target, campaign_id, args)
     key = f"incoming/{campaign_id}/{args.key_name or path.name}"
     s3 = target.client("s3")
     settings = target.settings()
@@ -53,7 +46,19 @@ def run_send(args: Any, target: Target, out: Out) -> int:
         )
     except CampaignError as exc:
         raise CliError(str(exc)) from None
-    return finish(target, snapshot, out)
+    return finish(target, snapshot, out, args)
+
+
+def require_definition(target: Target, campaign_id: str, args: Any) -> None:
+    """A campaign that was never pushed is NOT_FOUND (3) for send and preview alike."""
+    try:
+        storage.head(target.bucket, definition_key(campaign_id))
+    except storage.MissingObject:
+        raise CliError(
+            f"campaign {campaign_id} has no definition in s3://{target.bucket}/{definition_key(campaign_id)}: "
+            f"{command_hint(args, 'push', 'CAMPAIGN.json')} it first",
+            NOT_FOUND,
+        ) from None
 
 
 def _etag(bucket: str, key: str) -> str | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from campaign_engine.domain.outcomes import OUTCOMES, empty_counts
 from campaign_engine.domain.report import BatchCounts, RunReport
-from campaign_engine.domain.run_record import RunError, RunRecord, RunStatus
+from campaign_engine.domain.run_record import RunError, RunRecord, RunStatus, Tally, iso_utc
 from campaign_engine.services.finalize import build_report
 from pydantic import ValidationError
 
@@ -117,3 +119,56 @@ def test_the_record_error_comes_before_prepare_and_the_state() -> None:
     report = build_report(run, [], state)
     assert report.status is RunStatus.FAILED and report.error is not None and report.error.code == "template_error"
     assert set(report.counts) == set(OUTCOMES)
+
+
+# The tally `campaign status` shows (issue 11: "done 700 of 1,803" next to "sent 300") --------------
+
+
+def test_a_cancelled_runs_tally_counts_skipped_batches_as_not_sent_not_done() -> None:
+    """After a cancel, batches that found the run CANCELLED record their rows as not_sent and go
+    DONE: those rows are not "done", and the queued rows no batch reached are not_sent too, so
+    the tally is Finalize's report to the row."""
+    run = record(status="CANCELLED")
+    batches = [
+        ("new_customers", counts(sent=30)),  # sent before the cancel
+        ("new_customers", counts(sent=20, unknown=1)),  # in flight at the cancel
+        ("loyal_customers", counts(not_sent=25)),  # found the run cancelled: sent nothing, went DONE
+    ]
+    tally = Tally.of(run.prepare, [c for _, c in batches], stopped=True)
+    assert (tally.rows, tally.queued, tally.done, tally.not_sent) == (103, 100, 51, 49)
+    assert tally.counts == counts(sent=50, unknown=1, invalid=3, not_sent=49)
+    assert sum(tally.counts.values()) == tally.rows
+    report = build_report(
+        run,
+        [BatchCounts(segment=segment, counts=c, state="DONE") for segment, c in batches],
+        {},
+    )
+    assert report.counts == tally.counts  # what status shows is what the report will say
+
+
+def test_a_running_runs_tally_counts_only_what_the_batches_recorded() -> None:
+    tally = Tally.of(record().prepare, [counts(sent=10)], stopped=False)
+    assert (tally.queued, tally.done, tally.not_sent) == (100, 10, 0)
+    assert tally.counts == counts(sent=10, invalid=3)
+    assert Tally.of(None, [], stopped=False).queued is None  # still preparing
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1_796_000_000, "2026-11-30T00:53:20Z"),
+        (1_796_000_000.9, "2026-11-30T00:53:20Z"),
+        (1_796_000_000_000, "2026-11-30T00:53:20Z"),  # milliseconds
+        ("2026-11-30T00:53:20.123456+00:00", "2026-11-30T00:53:20Z"),
+        ("2026-11-30T01:53:20+01:00", "2026-11-30T00:53:20Z"),
+        ("2026-11-30T00:53:20.123Z", "2026-11-30T00:53:20Z"),
+        ("2026-11-30 00:53:20", "2026-11-30T00:53:20Z"),  # no offset: UTC, as every writer here
+        (datetime(2026, 11, 30, 0, 53, 20, tzinfo=UTC), "2026-11-30T00:53:20Z"),
+        (86_400, None),  # a duration, not a time
+        (True, None),
+        ("soon", None),
+        (None, None),
+    ],
+)
+def test_iso_utc_is_the_one_time_form_of_the_clis_json(value, expected) -> None:
+    assert iso_utc(value) == expected

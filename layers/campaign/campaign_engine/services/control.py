@@ -28,8 +28,8 @@ from ..adapters.runs import ACTIVE, PAUSED, RunStore
 from ..config import Settings
 from ..domain.contracts import RunInput
 from ..domain.errors import CampaignError, NotFound, RunStateError
-from ..domain.outcomes import OUTCOMES, add_counts, empty_counts
-from ..domain.run_record import RunRecord, RunStatus
+from ..domain.outcomes import empty_counts
+from ..domain.run_record import RunRecord, RunStatus, Tally, iso_utc
 from ..observability import logger
 from .start import campaign_of_run, start_execution
 
@@ -44,8 +44,10 @@ class Progress:
     status: RunStatus
     reason: str | None
     total: int | None  # recipients queued for sending; None until Prepare is done
-    done: int  # of those, with a final outcome
-    counts: dict[str, int] = field(default_factory=empty_counts)
+    done: int  # of those, with an outcome other than not_sent (see Tally)
+    counts: dict[str, int] = field(default_factory=empty_counts)  # over the file's rows (see Tally)
+    rows: int | None = None  # the file's rows; None until Prepare is done
+    not_sent: int = 0  # queued rows not sent: the run stopped (paused, cancelled, failed) first
     batches_planned: int | None = None
     batches_done: int = 0
     waiting_for_quota: bool = False
@@ -66,13 +68,19 @@ class Progress:
             "run_id": self.run_id,
             "status": self.status.value,
             "reason": self.reason,
+            "rows": self.rows,
             "total": self.total,
             "done": self.done,
+            "not_sent": self.not_sent,
+            # What the numbers count, for a reader of the JSON (docs/cli.md, "status").
+            "basis": "total: rows queued for sending; done: queued rows with an outcome other than "
+            "not_sent; not_sent: queued rows not sent because the run stopped; counts: outcomes of "
+            "every row of the file",
             "counts": self.counts,
             "batches": {"planned": self.batches_planned, "done": self.batches_done},
             "waiting_for_quota": self.waiting_for_quota,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
+            "started_at": iso_utc(self.started_at),
+            "finished_at": iso_utc(self.finished_at),
             "finalize_error": self.finalize_error,
         }
 
@@ -111,28 +119,28 @@ def runs(settings: Settings, campaign_ids: list[str], limit: int | None = None) 
 
 
 def progress(settings: Settings, record: RunRecord) -> Progress:
+    """The run's progress from its record and its batch records, counted as Finalize counts
+    (``Tally``): ``done`` never includes rows a batch skipped because the run was paused or
+    cancelled, and once the run stops every queued row without an outcome is ``not_sent``, so
+    right after a cancel "sent 300" stands next to "not sent 1,503", not next to "done 700"."""
     run_id = record.run_id
-    queued = record.prepare.queued if record.prepare is not None else None
-    counts, done, batches_done = empty_counts(), 0, 0
+    batch_counts, batches_done = [], 0
     for batch in run_index.batch_progress(settings.runs_table, run_id):
-        batch_counts = {name: int(value) for name, value in (batch.get("counts") or {}).items()}
-        counts = add_counts(counts, batch_counts)
+        batch_counts.append({name: int(value) for name, value in (batch.get("counts") or {}).items()})
         if batch.get("state") == "DONE":
             batches_done += 1
-            done += sum(batch_counts.values())
-        else:
-            done += sum(value for name, value in batch_counts.items() if name != "not_sent")
-    if record.counts:  # Finalize's totals, when it has run, include the rows never queued
-        counts = {name: int(record.counts.get(name, 0)) for name in OUTCOMES}
+    tally = Tally.of(record.prepare, batch_counts, stopped=record.status is not RunStatus.RUNNING)
     return Progress(
         campaign_id=record.campaign_id,
         run_id=run_id,
         status=record.status,
         reason=record.reason,
         # A record written before Prepare finished has no ``prepare`` (None: still preparing).
-        total=sum(int(v) for v in queued.values()) if queued is not None and record.prepare is not None else None,
-        done=done,
-        counts=counts,
+        total=tally.queued,
+        done=tally.done,
+        counts=tally.counts,
+        rows=tally.rows,
+        not_sent=tally.not_sent,
         batches_planned=record.batch_count,
         batches_done=batches_done,
         waiting_for_quota=bool(record.quota_wait),
