@@ -1,5 +1,7 @@
-"""``campaign suppression list | add | remove | export``: the stack's suppression table, through
-the same adapter and fold the feedback functions use (an operator's add is a MANUAL fact)."""
+"""``campaign suppression list | add | remove | import | export``: the stack's suppression table,
+through the same adapter and fold the feedback functions use (an operator's add is a MANUAL
+fact; an import records each line's reason and source, see ``domain.suppression_import`` and
+docs/suppression-import.md)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,31 @@ import argparse
 import csv
 import json
 import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from campaign_engine.adapters.suppression import SuppressionList
+from campaign_engine.adapters import ses
+from campaign_engine.adapters.suppression import SuppressionList, account_suppressions
 from campaign_engine.domain.addresses import InvalidAddress, address_hash, normalise
+from campaign_engine.domain.errors import CampaignError
 from campaign_engine.domain.ses_events import iso_millis
-from campaign_engine.domain.suppression import Fact, SoftBouncePolicy
+from campaign_engine.domain.suppression import BOUNCE, COMPLAINT, SES_REASONS, SUPPRESSED, Fact, SoftBouncePolicy
+from campaign_engine.domain.suppression_import import (
+    DEFAULT_REASON,
+    Candidate,
+    Importer,
+    ImportFile,
+    ImportKind,
+    ImportReason,
+    ImportSummary,
+    Line,
+    LineOutcome,
+    default_source,
+)
 
 from ..errors import NOT_FOUND, OK, PROBLEMS, CliError
 from ..output import Out
@@ -107,7 +126,193 @@ def run_remove(args: Any, target: Target, out: Out) -> int:
     return NOT_FOUND if missing and len(missing) == len(results) else OK
 
 
+class _Progress:
+    """A line on stderr every few seconds once an import is big enough to wait for."""
+
+    def __init__(self, out: Out, every: float = 2.0) -> None:
+        self._out, self._every = out, every
+        self._started = self._last = time.monotonic()
+
+    def __call__(self, summary: ImportSummary) -> None:
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return
+        self._last = now
+        rate = summary.lines / (now - self._started)
+        self._out.note(f"  {summary.lines:,} lines read, {summary.recorded:,} recorded ({rate:,.0f} lines/s)")
+
+
+def _open(path: str) -> Any:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return Path(path).open("rb")
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file", NOT_FOUND) from None
+    except IsADirectoryError:
+        raise CliError(f"{path}: is a directory, expected a CSV, JSON Lines or plain list file") from None
+
+
+def _default_at(path: str) -> str:
+    """The time of lines without one: the file's modification time, so importing the same file
+    again gives the same facts (standard input: now)."""
+    if path == "-":
+        return iso_millis(datetime.now(UTC))
+    return iso_millis(datetime.fromtimestamp(Path(path).stat().st_mtime, UTC))
+
+
+def _ses_lines(reason: str | None) -> Iterator[Line]:
+    """SES's account list as import lines: each entry keeps its own reason and time."""
+    for number, entry in enumerate(account_suppressions([reason] if reason else []), 1):
+        yield Candidate(
+            number,
+            entry.address,
+            at=iso_millis(entry.updated),
+            detail="SES account suppression list",
+            reason=ImportReason(entry.reason),
+        )
+
+
+def run_import(args: Any, target: Target, out: Out) -> int:
+    table = _table(target)
+    reason = ImportReason(args.reason.upper()) if args.reason else None
+    progress = _Progress(out)
+    if args.from_ses:
+        if args.file:
+            raise CliError("give a FILE or --from-ses, not both")
+        if reason not in (None, ImportReason.BOUNCE, ImportReason.COMPLAINT):
+            raise CliError(f"--from-ses --reason {reason}: SES's list holds only BOUNCE and COMPLAINT")
+        summary = ImportSummary(
+            source_name="SES account suppression list",
+            kind=ImportKind.SES_ACCOUNT,
+            reason=None,
+            source=args.source or default_source(ImportKind.SES_ACCOUNT, ""),
+            dry_run=args.dry_run,
+        )
+        Importer(table, summary, default_at=iso_millis(datetime.now(UTC)), progress=progress).run(_ses_lines(reason))
+        return _import_result(summary, out)
+    if not args.file:
+        raise CliError("name a FILE to import (- for standard input), or --from-ses")
+    name = "stdin" if args.file == "-" else Path(args.file).name
+    stream = _open(args.file)
+    try:
+        source_file = ImportFile(stream, name=args.file if args.file != "-" else "stdin")
+        lines = source_file.lines()
+        first = next(lines, None)  # the kind is known once the first line is read
+        kind = source_file.kind or ImportKind.ADDRESSES
+        summary = ImportSummary(
+            source_name=args.file,
+            kind=kind,
+            reason=reason or DEFAULT_REASON[kind],
+            source=args.source or default_source(kind, name),
+            dry_run=args.dry_run,
+        )
+        importer = Importer(table, summary, default_at=_default_at(args.file), progress=progress)
+        try:
+            importer.run(_chain(first, lines))
+        except CampaignError as exc:  # the file cannot be read on from a line on
+            raise CliError(
+                f"{exc}. The {summary.recorded:,} addresses recorded before that line stay; importing the "
+                "corrected file again records nothing twice."
+            ) from None
+        summary.encoding, summary.delimiter = source_file.encoding, source_file.delimiter
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return _import_result(summary, out)
+
+
+def _chain(first: Line | None, rest: Iterator[Line]) -> Iterator[Line]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def _import_result(summary: ImportSummary, out: Out) -> int:
+    invalid = summary.counts[LineOutcome.INVALID]
+    if out.as_json:
+        out.document(summary.document())
+    else:
+        read_as = ", ".join(
+            part
+            for part in (summary.encoding, f"delimiter {summary.delimiter!r}" if summary.delimiter else None)
+            if part
+        )
+        out.line(
+            f"{summary.source_name}: {summary.kind.value}"
+            + (f" ({read_as})" if read_as else "")
+            + f", reason {summary.reason.value if summary.reason else 'BOUNCE or COMPLAINT (per entry)'}, "
+            f"source {summary.source}" + (" [dry run: nothing written]" if summary.dry_run else "")
+        )
+        out.table(
+            None,
+            ["outcome", "lines"],
+            [[outcome.value, summary.counts[outcome]] for outcome in LineOutcome],
+            numeric={"lines"},
+        )
+        plural = "line" if summary.lines == 1 else "lines"
+        out.line(f"{summary.lines:,} {plural} in {summary.seconds:,.1f} s ({summary.rate:,.0f} lines/s)")
+        if summary.problems:
+            out.table(
+                f"Invalid lines (first {len(summary.problems)} of {invalid:,})",
+                ["line", "field", "problem"],
+                [[p.line, p.field or "", p.message] for p in summary.problems],
+            )
+    return PROBLEMS if invalid else OK
+
+
+def _ses_reason(record: dict[str, Any]) -> str | None:
+    """The reason SES's account list can take for a record: COMPLAINT before BOUNCE; None for
+    unsubscribes and manual entries, which the account list has no reason for."""
+    reasons = set(record.get("reasons") or [])
+    for reason in (COMPLAINT, BOUNCE):
+        if reason in reasons:
+            return SES_REASONS[reason]
+    return None
+
+
+def _to_ses(args: Any, target: Target, out: Out) -> int:
+    """Put the table's bounces and complaints on SES's account-level list (what is not there yet)."""
+    wanted = {
+        r["address"]: reason
+        for r in _table(target).scan()
+        if r.get("status") == SUPPRESSED and (reason := _ses_reason(r)) is not None
+    }
+    present = {(e.address.lower(), e.reason) for e in account_suppressions()}
+    missing = sorted((a, reason) for a, reason in wanted.items() if (a, reason) not in present)
+    if not args.dry_run:
+        # One call an address (SES has no batch put); a few in flight, the SDK retries throttling.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda pair: ses.put_suppressed_destination(*pair), missing))
+    document = {
+        "to_ses": {
+            "candidates": len(wanted),
+            "already_on_account_list": len(wanted) - len(missing),
+            "put": 0 if args.dry_run else len(missing),
+            "would_put": len(missing) if args.dry_run else 0,
+            "dry_run": bool(args.dry_run),
+        }
+    }
+    if out.as_json:
+        out.document(document)
+    else:
+        verb = "would put" if args.dry_run else "put"
+        out.line(
+            f"SES account suppression list: {verb} {len(missing):,} addresses "
+            f"({len(wanted) - len(missing):,} of the table's {len(wanted):,} bounces and complaints were there already)"
+        )
+    return OK
+
+
 def run_export(args: Any, target: Target, out: Out) -> int:
+    if args.to_ses:
+        if args.file:
+            raise CliError("export --to-ses writes to SES's account list: give no FILE with it")
+        return _to_ses(args, target, out)
+    if args.dry_run:
+        raise CliError("--dry-run goes with --to-ses")
+    if not args.file:
+        raise CliError("name a FILE to export to (- for standard output), or --to-ses")
     rows = [_row(r) for r in _table(target).scan() if args.all or r.get("status") == "SUPPRESSED"]
     fmt = args.format or ("jsonl" if str(args.file).endswith((".jsonl", ".json")) else "csv")
     if fmt not in ("csv", "jsonl"):
@@ -131,7 +336,9 @@ def run_export(args: Any, target: Target, out: Out) -> int:
 
 def add_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
     """``campaign suppression ACTION``; ``shared``: the global options, accepted after the action too."""
-    group = commands.add_parser("suppression", help="the suppression list: list, add, remove, export", parents=[shared])
+    group = commands.add_parser(
+        "suppression", help="the suppression list: list, add, remove, import, export", parents=[shared]
+    )
     actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
     sub = actions.add_parser("list", help="suppressed addresses, newest first", parents=[shared])
     sub.set_defaults(handler=run_list, offline=False)
@@ -145,8 +352,38 @@ def add_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
     sub = actions.add_parser("remove", help="stop suppressing addresses", parents=[shared])
     sub.set_defaults(handler=run_remove, offline=False)
     sub.add_argument("addresses", nargs="+", metavar="ADDRESS")
-    sub = actions.add_parser("export", help="write the list as CSV or JSON Lines", parents=[shared])
+    sub = actions.add_parser(
+        "import",
+        help="suppress every address of an export (Mailchimp unsubscribed/cleaned, listmonk blocklist, "
+        "Pinpoint opt-outs, a plain list) or of SES's account-level list",
+        description="Suppress the addresses of FILE (CSV, JSON Lines, or one address a line; .gz too), or of "
+        "SES's account-level suppression list (--from-ses). The kind of file is detected from its header and "
+        "decides the reason and source (docs/suppression-import.md). Importing again changes nothing; a "
+        "reason already recorded is never lost.",
+        parents=[shared],
+    )
+    sub.set_defaults(handler=run_import, offline=False)
+    sub.add_argument("file", metavar="FILE", nargs="?", help="a path, or - for standard input")
+    sub.add_argument(
+        "--reason",
+        type=str.upper,
+        choices=[r.value for r in ImportReason],
+        help="record this reason instead of the detected one (with --from-ses: import only this reason)",
+    )
+    sub.add_argument("--source", help="record this source (default: import:<kind>:<file name>, or ses-account)")
+    sub.add_argument("--dry-run", action="store_true", help="read, check and count; write nothing")
+    sub.add_argument("--from-ses", action="store_true", help="import SES's account-level suppression list")
+    sub = actions.add_parser(
+        "export", help="write the list as CSV or JSON Lines, or put it on SES's account list", parents=[shared]
+    )
     sub.set_defaults(handler=run_export, offline=False)
-    sub.add_argument("file", metavar="FILE", help="a path, or - for standard output")
+    sub.add_argument("file", metavar="FILE", nargs="?", help="a path, or - for standard output")
     sub.add_argument("--format", choices=("csv", "jsonl"))
     sub.add_argument("--all", action="store_true", help="also addresses watched for soft bounces")
+    sub.add_argument(
+        "--to-ses",
+        action="store_true",
+        help="put the table's bounced and complained addresses on SES's account-level suppression list "
+        "(unsubscribes and manual entries stay in the table: SES's list knows only BOUNCE and COMPLAINT)",
+    )
+    sub.add_argument("--dry-run", action="store_true", help="with --to-ses: count, put nothing")

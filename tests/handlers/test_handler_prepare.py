@@ -251,7 +251,8 @@ BAD_AUDIENCES = [
     ("incoming/recipe/empty.csv", b"", "file is empty"),
     ("incoming/recipe/empty.json", b"[]", "no rows"),
     ("incoming/recipe/cut.json", b'[{"email": "ann@example.com"}', "file ends inside the JSON array"),
-    ("incoming/recipe/latin1.csv", "email,name\nzoe@example.com,Zoë\n".encode("latin-1"), "not UTF-8"),
+    # A Latin-1 file is read now (issue 11); a workbook is not, and the error says how to export CSV.
+    ("incoming/recipe/subscribers.xlsx", b"PK\x03\x04 workbook", "not a CSV or JSON file"),
     ("incoming/recipe/gone.json", None, "missing or unreadable"),
 ]
 

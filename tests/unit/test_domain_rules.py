@@ -287,3 +287,41 @@ def test_a_row_integer_beyond_float_range_compares_without_error():
     big = 10**400
     assert rule({"field": "age", "gt": 3}).matches({"age": big})
     assert not rule({"field": "age", "gt": 3}).matches({"age": -big})
+
+
+# --- field names as files spell them (issue 11, found 3) -----------------------------------------
+
+
+def test_a_rule_on_name_matches_sendys_name_column():
+    sendy = {"Name": "Dr. Ada Lovelace", "Email": "ada@example.com"}
+    assert rule({"field": "name", "contains": "Dr."}).matches(sendy)
+    assert rule({"field": "NAME", "exists": True}).matches(sendy)
+    assert not rule({"field": "name", "contains": "Prof."}).matches(sendy)
+
+
+def test_a_rule_finds_a_column_by_its_snake_case_alias_and_nested_keys_ignoring_case():
+    mailchimp = {"Email Address": "a@example.com", "First Name": "Ann", "MEMBER_RATING": "4"}
+    assert rule({"field": "first_name", "eq": "Ann"}).matches(mailchimp)
+    assert rule({"field": "member_rating", "gte": 3}).matches(mailchimp)
+    listmonk = {"attributes": {"Planet": "Mars"}}
+    assert rule({"field": "Attributes.planet", "eq": "Mars"}).matches(listmonk)
+    assert rule({"field": "attributes.moon", "exists": False}).matches(listmonk)
+
+
+def test_an_exact_key_wins_over_other_spellings():
+    row = {"Name": "from Name", "name": "from name"}
+    assert rule({"field": "name", "eq": "from name"}).matches(row)
+    assert rule({"field": "NAME", "eq": "from Name"}).matches(row)  # no exact key: the first by case
+
+
+def test_rule_fields_lists_every_field_a_rule_reads():
+    parsed = rule(
+        {
+            "all": [
+                {"field": "a", "eq": 1},
+                {"any": [{"field": "b.c", "exists": True}, {"not": {"field": "d", "eq": 2}}]},
+            ]
+        }
+    )
+    assert parsed.fields() == {"a", "b.c", "d"}
+    assert rule({"always": True}).fields() == set()

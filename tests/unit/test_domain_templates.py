@@ -14,6 +14,8 @@ from campaign_engine.domain.templates import (
     merge_data,
     missing_variables,
     parse_template,
+    spell_variables,
+    why_missing,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +47,8 @@ def test_a_missing_nested_value_is_missing_and_a_default_fills_it():
     content = TemplateContent(Subject="Hi {{User.UserAttributes.FirstName}}", Text="{{items.0}} {{plan}}")
     row = {"User": {"UserAttributes": {"LastName": "Lee"}}, "items": ["a"], "plan": "gold"}
     assert missing_variables(content, row) == ["User.UserAttributes.FirstName"]
-    assert missing_variables(content, {**row, "User": "not an object"}) == []  # SES's to judge
+    # Walking into text would render blank (issue 11, found 2): missing, not SES's to judge.
+    assert missing_variables(content, {**row, "User": "not an object"}) == ["User.UserAttributes.FirstName"]
     shared = {"User": {"UserAttributes": {"FirstName": "friend"}}, "plan": "basic"}
     merged = merge_data(shared, row)
     assert merged["User"] == {"UserAttributes": {"FirstName": "friend", "LastName": "Lee"}}
@@ -199,3 +202,63 @@ def test_digest_changes_with_content_only():
     assert a.digest() == same.digest()
     assert a.digest() != other.digest()
     assert len(a.digest()) == 64
+
+
+# --- variables under the template's spelling (issue 11, found 2 and 3) ---------------------------
+
+
+def test_referenced_variables_include_block_arguments_and_names_inside_if_but_not_each_items():
+    content = TemplateContent(
+        Subject="Hi {{name}}",
+        Html="{{#if first_name}}{{first_name}}{{/if}}{{#each items}}{{title}}{{/each}}{{^nick}}-{{/nick}}"
+        "{{#if (eq a b)}}x{{/if}}{{#with user}}{{age}}{{/with}}",
+    )
+    assert content.required_variables() == {"name"}
+    assert content.referenced_variables() == {"name", "first_name", "items", "nick", "user"}
+
+
+def test_first_name_template_variable_is_spelled_from_a_first_name_column():
+    content = TemplateContent(Subject="Hi {{first_name}}", Text="{{#if last_name}}{{last_name}}{{/if}}")
+    row = {"Email Address": "a@example.com", "First Name": "Ann", "Last Name": "Lee"}
+    spelled = spell_variables(content.referenced_variables(), row)
+    assert spelled == {**row, "first_name": "Ann", "last_name": "Lee"}
+    assert row == {"Email Address": "a@example.com", "First Name": "Ann", "Last Name": "Lee"}  # not changed
+    assert missing_variables(content, merge_data({}, spelled)) == []
+
+
+def test_an_exact_spelling_is_left_alone_and_a_row_without_other_spellings_is_returned_as_is():
+    row = {"name": "exact", "Name": "other"}
+    assert spell_variables(frozenset({"name"}), row) is row
+    assert spell_variables(frozenset({"NAME"}), row)["NAME"] == "exact"
+
+
+def test_listmonk_attributes_are_spelled_nested_and_a_default_still_fills_an_empty_row_value():
+    content = TemplateContent(Subject="Hello {{name}} on {{attributes.planet}}", Text="x")
+    row = {"Name": "User One", "Attributes": {"Planet": "Mars", "plan": "pro"}}
+    spelled = spell_variables(content.referenced_variables(), row)
+    assert spelled["attributes"] == {"planet": "Mars"} and spelled["Attributes"] == row["Attributes"]
+    assert spelled["name"] == "User One"
+    empty = spell_variables(content.referenced_variables(), {"Name": "", "attributes": {"planet": "Venus"}})
+    merged = merge_data({"name": "friend"}, empty)
+    assert merged["name"] == "friend" and missing_variables(content, merged) == []
+
+
+@pytest.mark.parametrize(
+    ("row", "why"),
+    [
+        (
+            {"name": "A", "attributes": "Mars"},
+            "'attributes.planet' cannot be reached: 'attributes' is text, not an object",
+        ),
+        ({"name": "A", "attributes": 3}, "'attributes' is a number, not an object"),
+        ({"name": "A", "attributes": ""}, "'attributes' is empty in this row"),
+        ({"name": "A", "attributes": {"city": "Oslo"}}, "'attributes.planet' is not in this row"),
+        ({"name": "A", "attributes": {"planet": ""}}, "'attributes.planet' is empty in this row"),
+    ],
+)
+def test_a_variable_missing_empty_or_behind_a_non_object_is_missing_and_the_reason_names_it(row, why):
+    content = TemplateContent(Subject="Hello {{name}} on {{attributes.planet}}", Text="x")
+    spelled = spell_variables(content.referenced_variables(), row)
+    merged = merge_data({}, spelled)
+    assert missing_variables(content, merged) == ["attributes.planet"]
+    assert why in why_missing(merged, "attributes.planet", spelled)

@@ -96,7 +96,7 @@ def test_invalid_rows_are_reported_with_line_and_field(recipe_stack):
     assert report["rows"] == 6
     assert_adds_up(report)
     rejects = {r["line"]: r for r in recipe_stack.get_lines(report["rejects_key"])}
-    assert rejects[3]["outcome"] == "invalid" and rejects[3]["field"] == "email"
+    assert rejects[3]["outcome"] == "invalid" and rejects[3]["field"] == "EMAIL"  # the column as written
     assert rejects[4]["outcome"] == "duplicate"
     assert rejects[5]["outcome"] == "skipped"
     assert rejects[6]["outcome"] == "invalid" and rejects[6]["field"] == "name"
@@ -215,7 +215,7 @@ def test_a_sandbox_recipient_fails_the_run_with_the_reason(recipe_stack):
     [
         ("broken_definition", "incoming/recipe/a.json", RECIPE_ROWS, ["campaigns/recipe.json", "segments[0].rule"]),
         ("unknown_template", "incoming/recipe/a.json", RECIPE_ROWS, ["unknown template 'missing-template'"]),
-        (None, "incoming/recipe/a.xlsx", b"PK\x03\x04", ["unknown audience format", ".xlsx"]),
+        (None, "incoming/recipe/a.xlsx", b"PK\x03\x04", ["not a CSV or JSON file", "a.xlsx"]),
         (None, "incoming/recipe/a.csv", b"name,segment\nAnn,new\n", ["no email column", "line 1"]),
         (None, "incoming/recipe/a.json", b"", ["file is empty"]),
         (None, "incoming/recipe/a.json", b'[{"email": "a@example.com"', ["not valid JSON", "a.json: line 1"]),

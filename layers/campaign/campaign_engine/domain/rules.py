@@ -8,7 +8,9 @@
     {"all": [rule, ...]}, {"any": [rule, ...]}, {"not": rule}
     {"always": true}                                  # matches every row
 
-Fields may name nested JSON values with dots (``address.country``). Never ``eval``.
+Fields may name nested JSON values with dots (``address.country``), and are found as
+``fields`` resolves names: as written, else ignoring case, else by snake_case alias, so a rule on
+``name`` matches Sendy's ``Name`` column. Never ``eval``.
 """
 
 from __future__ import annotations
@@ -18,17 +20,10 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
+from .fields import MISSING, lookup
+
 _FIELD_OPERATORS = ("eq", "ne", "in", "contains", "exists", "gt", "gte", "lt", "lte")
-_MISSING = object()
-
-
-def _lookup(row: dict[str, Any], path: str) -> Any:
-    value: Any = row
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
+_MISSING = MISSING
 
 
 def _as_number(value: Any) -> float | None:
@@ -110,9 +105,12 @@ class FieldRule(BaseModel):
     def _set_operators(self) -> set[str]:
         return {"in" if name == "in_" else name for name in self.model_fields_set if name != "field"}
 
+    def fields(self) -> set[str]:
+        return {self.field}
+
     def matches(self, row: dict[str, Any]) -> bool:
         (op,) = self._set_operators()
-        value = _lookup(row, self.field)
+        value = lookup(row, self.field)
         if op == "exists":
             present = value is not _MISSING and value is not None and value != ""
             return present is self.exists
@@ -144,6 +142,9 @@ class AllRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     all_: list[Rule] = Field(alias="all", min_length=1)
 
+    def fields(self) -> set[str]:
+        return set().union(*(rule.fields() for rule in self.all_))
+
     def matches(self, row: dict[str, Any]) -> bool:
         return all(rule.matches(row) for rule in self.all_)
 
@@ -151,6 +152,9 @@ class AllRule(BaseModel):
 class AnyRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     any_: list[Rule] = Field(alias="any", min_length=1)
+
+    def fields(self) -> set[str]:
+        return set().union(*(rule.fields() for rule in self.any_))
 
     def matches(self, row: dict[str, Any]) -> bool:
         return any(rule.matches(row) for rule in self.any_)
@@ -160,6 +164,9 @@ class NotRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     not_: Rule = Field(alias="not")
 
+    def fields(self) -> set[str]:
+        return self.not_.fields()
+
     def matches(self, row: dict[str, Any]) -> bool:
         return not self.not_.matches(row)
 
@@ -167,6 +174,9 @@ class NotRule(BaseModel):
 class AlwaysRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     always: bool
+
+    def fields(self) -> set[str]:
+        return set()
 
     def matches(self, row: dict[str, Any]) -> bool:
         return self.always

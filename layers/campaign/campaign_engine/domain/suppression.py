@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from .ses_events import epoch_of
@@ -27,6 +28,14 @@ ALL, TOPIC = "ALL", "TOPIC"
 BOUNCE, COMPLAINT, UNSUBSCRIBE, SOFT_BOUNCE, MANUAL = "BOUNCE", "COMPLAINT", "UNSUBSCRIBE", "SOFT_BOUNCE", "MANUAL"
 SES_REASONS = {BOUNCE: "BOUNCE", COMPLAINT: "COMPLAINT"}
 SOFT_BOUNCE_KEEP = 20
+
+
+class Change(StrEnum):
+    """What recording a fact did to an address's record."""
+
+    NEW = "new"  # there was no record
+    UPDATED = "updated"  # the fact changed the record
+    UNCHANGED = "unchanged"  # the record already held what the fact says
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,28 @@ A run keeps what it started with. The first Prepare that finishes writes ``snaps
 Prepare, or the Prepare of a resumed run, rebuilds the batches from the snapshot, never from
 the current definition, so batch numbers never shift under batches already sent. Everything
 Prepare writes is keyed by run: running it again rewrites the same objects.
+
+One rule for counting, shared with ``campaign preview`` and ``campaign validate`` (which run
+this module's ``_process_rows``): each row is checked in the order reader verdict, address,
+duplicate (``screen``), then segment, then template variables. A duplicate is an address met on
+an earlier row with a valid address, whatever happened to that row (skipped, invalid for its
+template): the first occurrence wins, so the count does not depend on the campaign and the
+three commands agree on any file.
+
+Rules and templates find columns as ``domain.fields`` resolves names (as written, ignoring
+case, by snake_case alias); each recipient's data carries the template's variables under the
+template's own spelling (``templates.spell_variables``) as well as the row's columns, so SES,
+which matches names exactly, renders them. A row that would render a variable blank is
+invalid; only a segment none of whose rows can render stops the run.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -26,21 +40,34 @@ from ..adapters.runs import ACTIVE, RunStore
 from ..config import Settings
 from ..domain import pacing
 from ..domain.addresses import InvalidAddress, normalise
-from ..domain.audience import read_rows
+from ..domain.audience import AudienceFile, Row
 from ..domain.campaign import CampaignDefinition
 from ..domain.contracts import AudienceRef, BatchItem, PrepareOutput, RunInput, SegmentPlan, SendContext
 from ..domain.dedupe import SeenAddresses
 from ..domain.errors import AudienceError, CampaignError, DefinitionError, TemplateError
 from ..domain.faults import TransientAwsError, error_code, is_transient, transient
+from ..domain.fields import MISSING, matches_column
+from ..domain.fields import lookup as fields_lookup
 from ..domain.outcomes import Outcome, empty_counts
 from ..domain.sending import MAX_ENTRIES
-from ..domain.templates import TemplateContent, merge_data, missing_variables, parse_template
+from ..domain.templates import (
+    TemplateContent,
+    merge_data,
+    missing_variables,
+    parse_template,
+    spell_variables,
+    why_missing,
+)
 from ..domain.validation import describe
 from ..observability import logger
 from .start import definition_key, load_definition
 
 UNSEGMENTED = "(unsegmented)"
 SAMPLE_UNSUBSCRIBE_URL = "https://unsubscribe.example/sample"
+# Template variables the engine fills for every recipient (sending.template_data).
+FIXED_VARIABLES = frozenset({"unsubscribe_url"})
+MAX_RECORDED_COLUMNS = 200
+MAX_RECORDED_WARNINGS = 50
 
 
 # SES answers TestRenderEmailTemplate with BadRequestException when the template does not
@@ -141,12 +168,28 @@ class Tally:
     rows: int = 0
     segments: dict[str, dict[str, int]] = field(default_factory=dict)
     queued: dict[str, int] = field(default_factory=dict)
+    # What the reader found (AudienceInfo: format, compression, encoding, delimiter, columns).
+    audience: dict[str, Any] | None = None
+    # Rule fields and template variables no column provides (coverage_warnings).
+    warnings: list[str] = field(default_factory=list)
+    # For validate's summary, not the run record: rows with a valid address (duplicates too),
+    # and rows a reader settled itself (a Pinpoint endpoint opted out or of another channel).
+    valid: int = 0
+    decided: dict[str, int] = field(default_factory=dict)
 
     def count(self, segment: str, outcome: Outcome) -> None:
         self.segments.setdefault(segment, empty_counts())[outcome.value] += 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "segments": self.segments, "queued": self.queued}
+        document: dict[str, Any] = {"rows": self.rows, "segments": self.segments, "queued": self.queued}
+        if self.audience is not None:
+            # The run record is one DynamoDB item (400 KB): a file of thousands of columns keeps the first ones.
+            columns = list(self.audience.get("columns") or [])
+            document["audience"] = {**self.audience, "columns": columns[:MAX_RECORDED_COLUMNS]}
+            if len(columns) > MAX_RECORDED_COLUMNS:
+                document["audience"]["columns_total"] = len(columns)
+        document["warnings"] = self.warnings[:MAX_RECORDED_WARNINGS]
+        return document
 
 
 class BatchSink(Protocol):
@@ -344,11 +387,17 @@ def _prepare_run(run: RunInput, settings: Settings) -> PrepareOutput:
         return PrepareOutput(
             status="FAILED", error={"code": "run_not_active", "message": f"run is {record.get('status')}"}
         )
+    tally = Tally()
     try:
-        output, tally, definition = _prepare(run, settings)
+        output, definition = _prepare(run, settings, tally)
     except CampaignError as exc:
         logger.error("run stopped before sending", extra={"error": exc.to_dict()})
-        store.update_run(run.campaign_id, run.run_id, {"error": exc.to_dict()})
+        failed: dict[str, Any] = {"error": exc.to_dict()}
+        if tally.audience is not None:
+            # How the file was read and what no column provides often say why it failed. No
+            # counts: nothing was queued, and the run's outcomes come from a Prepare that finishes.
+            failed["prepare"] = {"audience": tally.to_dict()["audience"], "warnings": tally.warnings}
+        store.update_run(run.campaign_id, run.run_id, failed)
         return PrepareOutput(status="FAILED", error=exc.to_dict())
     values: dict[str, Any] = {
         "prepare": tally.to_dict(),
@@ -363,7 +412,7 @@ def _prepare_run(run: RunInput, settings: Settings) -> PrepareOutput:
     return output
 
 
-def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally, CampaignDefinition]:
+def _prepare(run: RunInput, settings: Settings, tally: Tally) -> tuple[PrepareOutput, CampaignDefinition]:
     prefix = run_prefix(run.campaign_id, run.run_id)
     snapshot = load_snapshot(settings, run.campaign_id, run.run_id)
     if snapshot is None:
@@ -398,12 +447,21 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally, C
     audience = _open_audience(settings, run.audience, snapshot)
     stream = audience.body
 
-    tally = Tally()
     writer = BatchWriter(settings, prefix)
     rejects = Rejects(settings, prefix)
     started = time.monotonic()
     try:
-        _process_rows(definition, templates, template_names, stream, source, tally, writer, rejects)
+
+        def sample(template: str, content: TemplateContent, data: dict[str, Any], line: int) -> None:
+            check_sample(template, content, data, source=source, line=line)
+
+        try:
+            _process_rows(definition, templates, template_names, stream, source, tally, writer, rejects, sample=sample)
+        finally:
+            # Logged here, not in _process_rows: the CLI's validate and preview run it too, and
+            # the logger writes to stdout, where their --json document goes.
+            for warning in tally.warnings:
+                logger.warning("campaign and audience disagree", extra={"warning": warning})
         writer.close()
         rejects.close()
     except BaseException:
@@ -447,7 +505,6 @@ def _prepare(run: RunInput, settings: Settings) -> tuple[PrepareOutput, Tally, C
             batch_count=writer.count,
             max_concurrency=plan.max_concurrency,
         ),
-        tally,
         definition,
     )
 
@@ -499,6 +556,136 @@ def _write_snapshot(
         logger.warning("run snapshot already written by another attempt", extra={"key": key})
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a pass over the audience is: for a progress line on a big file."""
+
+    rows: int
+    bytes_read: int  # of the file as stored (compressed bytes for a .gz)
+    seconds: float
+    done: bool = False
+
+
+ProgressCallback = Callable[[Progress], None]
+# Checked every this many rows; called at most every PROGRESS_SECONDS (and once at the end).
+PROGRESS_ROWS = 1024
+PROGRESS_SECONDS = 0.5
+
+
+class _CountingStream:
+    """The audience stream, counting the bytes read from it (for progress as % of the file)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._stream.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        data: bytes = getattr(self._stream, "read1", self._stream.read)(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        count: int = self._stream.readinto(buffer)
+        self.bytes_read += count or 0
+        return count
+
+    def readable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+# A segment's template is checked by SES on one row before the run sends: the row's line, the
+# template's name as SES knows it, its content and the row's merged data.
+SampleCheck = Callable[[str, TemplateContent, dict[str, Any], int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """A row's address after the checks every reader of a file applies alike (Prepare, preview,
+    validate): normalised, or the reason the row will not be sent."""
+
+    address: str | None
+    outcome: Outcome | None = None
+    reason: str = ""
+    field: str | None = None
+    email: Any = None
+
+
+def screen(row: Row, seen: SeenAddresses) -> Screened:
+    """The reader's verdict, then the address, then duplicates: a duplicate is an address met
+    earlier in the file on any row with a valid address, whatever that row's segment or fate
+    (first occurrence wins). Deduplicating here, before segments and templates, is what lets
+    ``campaign validate`` (which may not know the campaign) count duplicates as a run does."""
+    if row.fields is None:
+        # Malformed, or a reader's own verdict (a Pinpoint endpoint opted out or of another channel).
+        return Screened(None, row.outcome or Outcome.INVALID, row.problem or "malformed row", row.field, row.email)
+    if row.email is None:
+        return Screened(None, Outcome.INVALID, "no email value", row.email_field)
+    try:
+        address = normalise(row.email)
+    except InvalidAddress as exc:
+        return Screened(None, Outcome.INVALID, str(exc), row.email_field, row.email)
+    if not seen.add(address):
+        return Screened(None, Outcome.DUPLICATE, "address appears earlier in the file", row.email_field, address)
+    return Screened(address)
+
+
+@dataclass
+class _Unrendered:
+    """Rows of a segment its template could not render, until one can."""
+
+    first_line: int
+    variables: set[str] = field(default_factory=set)
+
+
+def coverage_warnings(
+    definition: CampaignDefinition, templates: dict[str, TemplateContent], columns: list[str]
+) -> list[str]:
+    """Rule fields and template variables that no column of the file provides (by the same
+    resolution as rules and templates use), and no default or segment data fills: the rule
+    never finds a value, the template's rows are all invalid."""
+    if not columns:
+        return []
+    shown = ", ".join(columns[:12]) + (f" and {len(columns) - 12} more" if len(columns) > 12 else "")
+    warnings = []
+    for segment in definition.segments:
+        for name in sorted(segment.rule.fields()):
+            if not matches_column(name, columns):
+                warnings.append(
+                    f"segment '{segment.name}': rule field '{name}' is not a column of the file ({shown}), "
+                    "so the rule never finds a value there"
+                )
+    reported: set[tuple[str, str]] = set()
+    for segment_name, template_name in definition.segment_templates().items():
+        content = templates.get(template_name)
+        if content is None:
+            continue
+        shared = definition.segment_data(segment_name)
+        for variable in sorted(content.referenced_variables()):
+            if (template_name, variable) in reported or variable.split(".")[0] in FIXED_VARIABLES:
+                continue
+            if matches_column(variable, columns) or fields_lookup(shared, variable) is not MISSING:
+                continue
+            reported.add((template_name, variable))
+            required = variable in content.required_variables()
+            warnings.append(
+                f"template '{template_name}' uses '{variable}', which is not a column of the file ({shown}) "
+                + (
+                    "and has no default: its rows will be invalid"
+                    if required
+                    else "and has no default: the block that tests it never shows"
+                )
+            )
+    return warnings
+
+
 def _process_rows(
     definition: CampaignDefinition,
     templates: dict[str, TemplateContent],
@@ -508,54 +695,94 @@ def _process_rows(
     tally: Tally,
     writer: BatchSink,
     rejects: RejectSink,
+    *,
+    sample: SampleCheck | None = None,
+    progress: ProgressCallback | None = None,
 ) -> None:
+    """Every row to exactly one outcome or a batch (see ``screen`` for the order of the checks).
+
+    A row whose template would render a variable blank is invalid, with a reject naming the
+    variable. Each segment's template is checked by ``sample`` (SES) on the first row that has
+    every variable; only a segment none of whose rows can render stops the run (TemplateError,
+    raised after the pass). ``templates`` may lack a template (validate without ``--templates``):
+    its rows are then not checked against it."""
+    counted = _CountingStream(stream)
     seen = SeenAddresses()
     sampled: set[str] = set()
+    unrendered: dict[str, _Unrendered] = {}
     segment_data = {name: definition.segment_data(name) for name in definition.segment_names()}
-    options = definition.audience
-    rows = read_rows(
-        stream,
-        name=source,
-        list_fields=options.list_fields,
-        list_separator=options.list_separator,
-        pinpoint=options.pinpoint,
-    )
-    for row in rows:
-        tally.rows += 1
-        if row.fields is None:
-            # Malformed, or a reader's own verdict (a Pinpoint endpoint opted out or of another channel).
-            outcome = row.outcome or Outcome.INVALID
-            tally.count(UNSEGMENTED, outcome)
-            rejects.add(row.line, outcome, row.problem or "malformed row", row.field, row.email)
-            continue
-        if row.email is None:
-            tally.count(UNSEGMENTED, Outcome.INVALID)
-            rejects.add(row.line, Outcome.INVALID, "no email value", "email")
-            continue
-        try:
-            address = normalise(row.email)
-        except InvalidAddress as exc:
-            tally.count(UNSEGMENTED, Outcome.INVALID)
-            rejects.add(row.line, Outcome.INVALID, str(exc), row.email_field, row.email)
-            continue
-        match = definition.segment_for(row.fields)
-        if match is None:
-            tally.count(UNSEGMENTED, Outcome.SKIPPED)
-            rejects.add(row.line, Outcome.SKIPPED, "no segment matched", None, address)
-            continue
-        segment, template_name = match
-        data = merge_data(segment_data[segment], row.fields, unsubscribe_url=SAMPLE_UNSUBSCRIBE_URL)
-        if segment not in sampled:
-            check_sample(template_names[template_name], templates[template_name], data, source=source, line=row.line)
-            sampled.add(segment)
-        missing = missing_variables(templates[template_name], data)
-        if missing:
-            tally.count(segment, Outcome.INVALID)
-            rejects.add(row.line, Outcome.INVALID, f"template '{template_name}' needs a value", missing[0], address)
-            continue
-        if not seen.add(address):
-            tally.count(segment, Outcome.DUPLICATE)
-            rejects.add(row.line, Outcome.DUPLICATE, "address appears earlier in the file", row.email_field, address)
-            continue
-        tally.queued[segment] = tally.queued.get(segment, 0) + 1
-        writer.add(segment, template_names[template_name], {"email": address, "line": row.line, "data": row.fields})
+    # Not the engine's own variables: a row's "Unsubscribe URL" column must not travel as unsubscribe_url.
+    referenced = {name: content.referenced_variables() - FIXED_VARIABLES for name, content in templates.items()}
+    # The reader only calls read(): the counting wrapper stands in for the binary stream.
+    audience = AudienceFile(cast(BinaryIO, counted), name=source, options=definition.audience)
+    started = last_report = time.monotonic()
+    try:
+        for row in audience.rows():
+            tally.rows += 1
+            if progress is not None and tally.rows % PROGRESS_ROWS == 0:
+                now = time.monotonic()
+                if now - last_report >= PROGRESS_SECONDS:
+                    last_report = now
+                    progress(Progress(tally.rows, counted.bytes_read, now - started))
+            screened = screen(row, seen)
+            address = screened.address
+            if address is None:
+                outcome = screened.outcome or Outcome.INVALID
+                if outcome is Outcome.DUPLICATE:
+                    tally.valid += 1
+                elif row.fields is None and outcome is not Outcome.INVALID:
+                    tally.decided[outcome.value] = tally.decided.get(outcome.value, 0) + 1
+                segment = UNSEGMENTED
+                if outcome is Outcome.DUPLICATE and row.fields is not None:
+                    # Counted in the segment the row would have gone to, as the report shows it.
+                    match = definition.segment_for(row.fields)
+                    segment = match[0] if match else UNSEGMENTED
+                tally.count(segment, outcome)
+                rejects.add(row.line, outcome, screened.reason, screened.field, screened.email)
+                continue
+            assert row.fields is not None  # screen() passes only rows with fields
+            tally.valid += 1
+            match = definition.segment_for(row.fields)
+            if match is None:
+                tally.count(UNSEGMENTED, Outcome.SKIPPED)
+                rejects.add(row.line, Outcome.SKIPPED, "no segment matched", None, address)
+                continue
+            segment, template_name = match
+            content = templates.get(template_name)
+            data = row.fields
+            if content is not None:
+                # Under the template's spellings too: SES renders {{name}} only from a key "name".
+                data = spell_variables(referenced[template_name], row.fields)
+                merged = merge_data(segment_data[segment], data, unsubscribe_url=SAMPLE_UNSUBSCRIBE_URL)
+                missing = missing_variables(content, merged)
+                if missing:
+                    tally.count(segment, Outcome.INVALID)
+                    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+                    reason = (
+                        f"template '{template_name}' would render blank: {why_missing(merged, missing[0], data)}{more}"
+                    )
+                    rejects.add(row.line, Outcome.INVALID, reason, missing[0], address)
+                    if segment not in sampled:
+                        unrendered.setdefault(segment, _Unrendered(row.line)).variables.update(missing)
+                    continue
+                if segment not in sampled:
+                    if sample is not None:
+                        sample(template_names[template_name], content, merged, row.line)
+                    sampled.add(segment)
+                    unrendered.pop(segment, None)
+            tally.queued[segment] = tally.queued.get(segment, 0) + 1
+            writer.add(segment, template_names[template_name], {"email": address, "line": row.line, "data": data})
+    finally:
+        # Also when reading fails part way: the encoding and delimiter found help to say why.
+        tally.audience = audience.info.model_dump()
+    if progress is not None:
+        progress(Progress(tally.rows, counted.bytes_read, time.monotonic() - started, done=True))
+    tally.warnings = coverage_warnings(definition, templates, audience.info.columns)
+    for segment, failed in unrendered.items():
+        template_name = definition.segment_templates()[segment]
+        variables = ", ".join(repr(name) for name in sorted(failed.variables))
+        raise TemplateError(
+            f"no row of segment '{segment}' can render template '{template_name}': every row lacks {variables} "
+            "(an empty value counts as lacking; give a default in default_template_data or the segment's data)",
+            where=f"{source}: line {failed.first_line}",
+        )

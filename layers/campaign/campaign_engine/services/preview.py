@@ -23,8 +23,16 @@ from ..adapters.suppression import SuppressionList
 from ..config import Settings
 from ..domain.outcomes import Outcome, empty_counts
 from ..domain.rejects import RejectsTally
-from ..domain.templates import merge_data
-from .prepare import SAMPLE_UNSUBSCRIBE_URL, Tally, _process_rows, load_templates, publish_templates
+from ..domain.templates import TemplateContent, merge_data
+from .prepare import (
+    SAMPLE_UNSUBSCRIBE_URL,
+    ProgressCallback,
+    Tally,
+    _process_rows,
+    check_sample,
+    load_templates,
+    publish_templates,
+)
 from .start import load_definition
 
 _LOOKUP = 100  # BatchGetItem's limit, as SendBatch uses it
@@ -94,6 +102,10 @@ class Preview:
     totals: dict[str, int]
     rejects: list[dict[str, Any]]
     samples: list[Sample]
+    # What the reader found (format, compression, encoding, delimiter, columns, email_column).
+    audience: dict[str, Any] = field(default_factory=dict)
+    # Rule fields and template variables that no column of the file provides.
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,10 +116,21 @@ class Preview:
             "segments": self.segments,
             "rejects": self.rejects,
             "samples": [sample.to_dict() for sample in self.samples],
+            "audience": self.audience,
+            "warnings": self.warnings,
         }
 
 
-def preview(settings: Settings, campaign_id: str, stream: BinaryIO, source: str) -> Preview:
+def preview(
+    settings: Settings,
+    campaign_id: str,
+    stream: BinaryIO,
+    source: str,
+    *,
+    progress: ProgressCallback | None = None,
+) -> Preview:
+    """``progress`` is called with a ``prepare.Progress`` (rows, bytes read, seconds) at most
+    every half second, and once at the end (``done``)."""
     definition = load_definition(settings, campaign_id)
     templates = load_templates(settings, definition)
     template_names = publish_templates(templates)  # SES renders the samples
@@ -115,7 +138,13 @@ def preview(settings: Settings, campaign_id: str, stream: BinaryIO, source: str)
     suppression = SuppressionList(settings.suppression_table) if settings.suppression_table else None
     writer = _Counted(suppression, definition.topic)
     rejects = _Rejects()
-    _process_rows(definition, templates, template_names, stream, source, tally, writer, rejects)
+
+    def sample(template: str, content: TemplateContent, data: dict[str, Any], line: int) -> None:
+        check_sample(template, content, data, source=source, line=line)
+
+    _process_rows(
+        definition, templates, template_names, stream, source, tally, writer, rejects, sample=sample, progress=progress
+    )
     writer.close()
 
     segments: dict[str, dict[str, int]] = {}
@@ -132,7 +161,17 @@ def preview(settings: Settings, campaign_id: str, stream: BinaryIO, source: str)
         _render(name, template, recipient, definition.segment_data(name))
         for name, (template, recipient) in sorted(writer.firsts.items())
     ]
-    return Preview(campaign_id, source, tally.rows, segments, totals, rejects.tally.reasons(), samples)
+    return Preview(
+        campaign_id,
+        source,
+        tally.rows,
+        segments,
+        totals,
+        rejects.tally.reasons(),
+        samples,
+        audience=tally.audience or {},
+        warnings=tally.warnings,
+    )
 
 
 def _render(segment: str, template: str, recipient: dict[str, Any], shared: dict[str, Any]) -> Sample:
