@@ -217,7 +217,8 @@ def _canonical(value: Any) -> Any:
 
 def feedback_state(stack: Any) -> dict[str, Any]:
     """What the feedback path decides: the suppression list, and the engagement table with the
-    run counters summed over their shards (how a count is split over shards is not a promise)."""
+    run counters (per segment, time bucket and link) summed over their shards (how a count is
+    split over shards is not a promise)."""
     suppression = {
         item["address"]: {k: v for k, v in item.items() if k in ("status", "reason", "scope", "topics")}
         for item in _scan(stack, stack.environment["SUPPRESSION_TABLE"])
@@ -231,10 +232,11 @@ def feedback_state(stack: Any) -> dict[str, Any]:
         # Not results: a TTL (when, not what) and the engagement function's commit markers ("c:<kind>":
         # which delivery batch applied the event), which differ by how deliveries were batched.
         item = {k: v for k, v in item.items() if k != "expires_at" and not k.startswith("c:")}
-        if sk.startswith("SEG#"):
-            segment = f"{pk}|{sk.rsplit('#', 1)[0]}"
+        if sk.startswith(("SEG#", "TL#", "LINK#")):
+            # Counter shards (segment, time bucket, links): summed, as the report sums them.
+            group = f"{pk}|{sk.rsplit('#', 1)[0]}"
             numbers = {k: int(v) for k, v in item.items() if type(v).__name__ == "Decimal"}
-            counters.setdefault(segment, Counter()).update(numbers)
+            counters.setdefault(group, Counter()).update(numbers)
         else:
             engagement[f"{pk}|{sk}"] = item
     for segment, counts in counters.items():

@@ -29,7 +29,7 @@ from campaign_engine.domain.validation import TOO_DEEP, json_positions, line_of,
 from campaign_engine.services.prepare import Progress, Tally, _process_rows, check_sender_identity
 from pydantic import ValidationError
 
-from ..errors import OK, PROBLEMS
+from ..errors import NOT_FOUND, OK, PROBLEMS
 from ..output import Out, number
 
 SHOWN = 20  # problems printed per file; --json has them all (up to KEPT)
@@ -312,6 +312,8 @@ def run_validate(args: Any, target: Any, out: Out) -> int:
     else:
         for result in results:
             _print(result, out)
+    if all(r.kind == "?" for r in results):
+        return NOT_FOUND  # nothing to check: a missing file is exit 3, as for every command
     return OK if all(r.ok for r in results) else PROBLEMS
 
 

@@ -116,10 +116,12 @@ def assert_iso_times(document: Any, what: str) -> int:
 def wait_sent(cli, run_id: str, at_least: int, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        progress = as_json(cli, "status", run_id, check=None)
-        if progress["counts"]["sent"] >= at_least or progress["status"] != "RUNNING":
+        shown = cli("status", run_id, "--json", "--local", check=None)
+        # Until Prepare records the run, status finds no run (exit 3, nothing on stdout).
+        progress = json.loads(shown.stdout) if shown.stdout.strip() else {}
+        if progress and (progress["counts"]["sent"] >= at_least or progress["status"] != "RUNNING"):
             return progress
-        assert time.monotonic() < deadline, progress
+        assert time.monotonic() < deadline, progress or shown.stderr
         time.sleep(0.2)
 
 
@@ -213,6 +215,7 @@ def test_exit_codes_hints_and_counts_after_a_pause_and_a_cancel(cli, tmp_path):
     cli("preview", "nosuch", "--audience", str(paused_file), "--local", check=NOT_FOUND)
     cli("preview", "recipe", "--audience", str(tmp_path / "none.csv"), "--local", check=NOT_FOUND)
     cli("push", str(tmp_path / "none.json"), "--local", check=NOT_FOUND)
+    cli("validate", str(tmp_path / "none.csv"), check=NOT_FOUND)  # offline too
     cli("status", "recipe-u-00000000000000000000", "--local", check=NOT_FOUND)
     cli("report", "recipe-u-00000000000000000000", "--local", check=NOT_FOUND)
     cli("status", "--limit", "many", "--local", check=USAGE)

@@ -217,7 +217,8 @@ def test_pause_resume_and_cancel(pushed, tmp_path):
     assert report["sent"] == resumed["progress"]["total"] and report["not_sent"] == 0 and report["unknown"] == 0
 
     second = tmp_path / "cancel-me.json"
-    write_audience(second, 600, seed=41)
+    # Large enough that the pause lands while it sends, however slow the machine's status calls are.
+    write_audience(second, 3_000, seed=41)
     other = local_json(pushed, "send", "recipe", str(second), "--no-follow")["run_id"]
     while not local_json(pushed, "status", other)["done"]:
         time.sleep(0.2)
@@ -227,7 +228,7 @@ def test_pause_resume_and_cancel(pushed, tmp_path):
     assert cancelled["status"] == "CANCELLED"
     final = local_json(pushed, "report", other)
     assert final["status"] == "CANCELLED" and final["not_sent"] > 0
-    assert sum(final[o] for o in ("sent", "suppressed", "invalid", "duplicate", "skipped", "not_sent")) == 600
+    assert sum(final[o] for o in ("sent", "suppressed", "invalid", "duplicate", "skipped", "not_sent")) == 3_000
     assert campaign(pushed, "--local", "resume", other, check=1).stderr.count("only a PAUSED run")
 
 
