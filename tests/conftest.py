@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +29,29 @@ def _template_environment() -> None:
 _template_environment()
 EVENTS = ROOT / "events"
 SENDER = "example.com"
+
+
+@contextmanager
+def local_endpoint(directory: Path, max_send_rate: float | None = None) -> Iterator[Path]:
+    """What `make local-up` runs, on a free port, until the block ends; yields the state file that
+    `campaign --local` finds it by (``CAMPAIGN_LOCAL_STATE``). Its log is ``directory/server.log``."""
+    state = directory / "endpoint.json"
+    rate = ["--max-send-rate", str(max_send_rate)] if max_send_rate else []
+    with (directory / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "campaign_local.server", "--port", "0", "--state-file", str(state), *rate],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not state.exists():
+            assert server.poll() is None, (directory / "server.log").read_text()
+            assert time.monotonic() < deadline, "the local endpoint did not start"
+            time.sleep(0.2)
+        yield state
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def load_event(relative: str) -> dict:

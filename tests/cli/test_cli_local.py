@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from campaign_local.audience_gen import generate
+from tests.conftest import local_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGN = Path(sys.executable).parent / "campaign"  # the console script `pip install -e .` made
@@ -37,22 +38,8 @@ def write_audience(path: Path, count: int, seed: int) -> list[dict]:
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
     """A local endpoint with a 100/s SES account, so a run lasts long enough to pause."""
-    state = tmp_path_factory.mktemp("endpoint") / "endpoint.json"
-    log = (state.parent / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "campaign_local.server", "--port", "0", "--state-file", str(state),
-         "--max-send-rate", "100"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not state.exists():
-        assert server.poll() is None, (state.parent / "server.log").read_text()
-        assert time.monotonic() < deadline, "the local endpoint did not start"
-        time.sleep(0.2)
-    env = {**os.environ, "CAMPAIGN_LOCAL_STATE": str(state), "COLUMNS": "160"}
-    yield env
-    server.terminate()
-    server.wait(timeout=30)
+    with local_endpoint(tmp_path_factory.mktemp("endpoint"), max_send_rate=100) as state:
+        yield {**os.environ, "CAMPAIGN_LOCAL_STATE": str(state), "COLUMNS": "160"}
     assert not state.exists(), "the endpoint removes its state file when it stops"
 
 

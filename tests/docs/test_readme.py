@@ -39,6 +39,7 @@ from campaign_engine.domain.templates import parse_template
 
 from campaign_local import demo
 from campaign_local.audience_gen import generate
+from tests.conftest import local_endpoint
 
 pytestmark = pytest.mark.workflow
 
@@ -239,21 +240,8 @@ def test_readme_json_blocks_are_valid_definitions_and_templates():
 def endpoint(tmp_path_factory):
     """What `make local-up` runs, on a free port; a 5/s account, so a 200-row run lasts long enough
     to pause (about 50 s; the test cancels it) and the README's 6-row send still takes 2 s."""
-    state = tmp_path_factory.mktemp("readme-endpoint") / "endpoint.json"
-    log = (state.parent / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "campaign_local.server", "--port", "0", "--state-file", str(state),
-         "--max-send-rate", "5"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not state.exists():
-        assert server.poll() is None, (state.parent / "server.log").read_text()
-        assert time.monotonic() < deadline, "the local endpoint did not start"
-        time.sleep(0.2)
-    yield {"CAMPAIGN_LOCAL_STATE": str(state)}
-    server.terminate()
-    server.wait(timeout=30)
+    with local_endpoint(tmp_path_factory.mktemp("readme-endpoint"), max_send_rate=5) as state:
+        yield {"CAMPAIGN_LOCAL_STATE": str(state)}
 
 
 @pytest.fixture(scope="module")
