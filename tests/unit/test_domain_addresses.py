@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from campaign_engine.domain.addresses import InvalidAddress, address_hash, normalise
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -68,3 +70,30 @@ def test_a_very_long_value_is_refused_quickly_and_says_how_long():
     with pytest.raises(InvalidAddress, match="is 300012 characters long; at most 254 are allowed"):
         normalise("x" * 300_000 + "@example.com")
     assert time.perf_counter() - started < 0.05
+
+
+_DOMAINS = st.sampled_from(["example.com", "EXAMPLE.com", "bücher.de", "xn--bcher-kva.de", "a..b", "-x.com", "x", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12), _DOMAINS | st.text(max_size=12), st.integers(1, 3))
+def test_remembered_domain_checks_answer_as_the_library_does(local, domain, repeats):
+    """The per-domain memo of email-validator's domain check (addresses.py) changes no answer:
+    each address, checked several times, gets exactly what the uncached library says."""
+    import email_validator.syntax as syntax
+    from campaign_engine.domain import addresses
+
+    def verdict(text: str) -> str:
+        try:
+            return "ok:" + addresses.normalise(text)
+        except addresses.InvalidAddress as exc:
+            return "invalid:" + str(exc)
+
+    candidate = f"{local}@{domain}"
+    remembered = [verdict(candidate) for _ in range(repeats)]
+    addresses._VALIDATOR.validate_email_domain_name = syntax.validate_email_domain_name
+    try:
+        plain = verdict(candidate)
+    finally:
+        addresses._VALIDATOR.validate_email_domain_name = addresses._check_domain
+    assert remembered == [plain] * repeats

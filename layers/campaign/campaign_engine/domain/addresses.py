@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
+from functools import lru_cache
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -13,6 +16,30 @@ MAX_LENGTH = 254
 
 class InvalidAddress(ValueError):
     pass
+
+
+# email-validator checks the domain of every address character by character (its IDNA rules):
+# two thirds of its time on a list, where a few domains repeat a million times. Its domain check
+# is a pure function of the domain and two flags, so its answers are remembered per domain; the
+# result is the library's own, copied (it builds the address's record from it), and a refused
+# domain is never remembered: it raises afresh. tests/unit/test_domain_addresses.py checks that
+# every answer equals the library's uncached one.
+_VALIDATOR = sys.modules["email_validator.validate_email"]
+_check_domain_uncached = _VALIDATOR.validate_email_domain_name
+
+
+@lru_cache(maxsize=4096)
+def _checked_domain(domain: str, test_environment: bool, globally_deliverable: bool) -> dict[str, Any]:
+    return dict(
+        _check_domain_uncached(domain, test_environment=test_environment, globally_deliverable=globally_deliverable)
+    )
+
+
+def _check_domain(domain: str, test_environment: bool = False, globally_deliverable: bool = True) -> dict[str, Any]:
+    return dict(_checked_domain(domain, test_environment, globally_deliverable))
+
+
+setattr(_VALIDATOR, "validate_email_domain_name", _check_domain)  # noqa: B010 (a module attribute mypy cannot see)
 
 
 def normalise(raw: str) -> str:
