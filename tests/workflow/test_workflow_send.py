@@ -252,7 +252,11 @@ def test_pacing_keeps_the_run_under_the_send_rate(recipe_stack):
     _, report = upload_and_wait(recipe_stack, audience)
     assert report["status"] == "COMPLETED" and report["sent"] == 300
     assert report["pacing"]["max_concurrency"] == 3 and report["pacing"]["worker_rate"] == 25
-    assert ses.refusal_counts().get("ACCOUNT_THROTTLED", 0) == 0  # paced, not rescued by retries
+    # Paced, not rescued by retries. The local SES counts per calendar second at receipt: on a
+    # loaded machine (make test on 2 cores) a call delayed in transit can land in the same second
+    # as its worker's next one, which throttles a few entries (4 seen once); an unpaced run of
+    # 300 at 100/s throttles over a hundred.
+    assert ses.refusal_counts().get("ACCOUNT_THROTTLED", 0) <= 10
     # Calls are spaced at their start; SES counts them when it accepts them, which a busy test
     # machine can delay, so the bound checked here is SES's limit, not the 80% share.
     per_second = Counter(m["timestamp"][:19] for m in recipe_stack.sent_messages())

@@ -268,6 +268,16 @@ class AudienceFile:
             values = [cell.strip() for cell in cells]
             if not any(values):
                 continue  # blank lines are not rows
+            if last_line > line and _swallowed_rows(values, reader.dialect.delimiter, width):
+                yield Row(
+                    line,
+                    None,
+                    None,
+                    problem=f"a quote opened on line {line} is not closed before line {last_line}, so the rows "
+                    "between were read into one field: close the quote (or double a quote inside a field)",
+                    field=None,
+                )
+                continue
             if len(values) != width:
                 yield Row(line, None, None, problem=f"has {len(values)} fields, the header has {width}", field=None)
                 continue
@@ -290,6 +300,17 @@ class AudienceFile:
                 yield _endpoint_row(line, {column: value for column, value in fields.items() if value not in ("", [])})
             else:
                 yield Row(line, fields, cells[email_index] if email_index >= 0 else None, email_field=email_field)
+
+
+def _swallowed_rows(values: list[str], delimiter: str, width: int) -> bool:
+    """Whether a row that spans lines holds other rows: a field whose later lines look like rows
+    of the file (an address and the delimiters of a row), as an unclosed quote makes them. A
+    quoted field may hold line breaks (a postal address), never a whole subscriber."""
+    for value in values:
+        for inner in value.split("\n")[1:]:
+            if "@" in inner and inner.count(delimiter) >= width - 1:
+                return True
+    return False
 
 
 class _TooDeepCell(Exception):
@@ -598,6 +619,8 @@ def _read_json_array(chunks: Iterator[str], name: str, to_row: _JsonRows) -> Ite
                 cut = exc.msg.startswith("Unterminated string") or may_be_cut(exc.pos)
                 if cut and more():
                     continue
+                raise AudienceError(f"not valid JSON: {exc}", where=f"{name}: line {line}") from None
+            except ValueError as exc:  # not a JSONDecodeError: e.g. a number past Python's 4,300 digits
                 raise AudienceError(f"not valid JSON: {exc}", where=f"{name}: line {line}") from None
             # A number cut at the chunk edge decodes "successfully" but short ("12" of "12.5",
             # "1" of "1e5"): when the value ends near the edge, read on and decode it again.

@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from .addresses import redact
 from .errors import AudienceError
 
 _IGNORED = re.compile(r"[\s_\-]+")
@@ -81,7 +82,8 @@ class Header:
 
 
 def _shown(cells: Iterable[str]) -> str:
-    text = ", ".join(cells)
+    # Redacted: a file without a header row shows a subscriber here, and the error reaches the logs.
+    text = redact(", ".join(cells))
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -94,7 +96,10 @@ def resolve_header(
 ) -> Header:
     """Apply ``audience.columns`` and find the email column; an AudienceError names what is wrong
     with the header, the header itself and the delimiter it was read with."""
+    # A byte-order mark left by a forced encoding (utf-16-le, cp1252 on a UTF-8 file) is not a name.
     written = [cell.strip() for cell in cells]
+    if written:
+        written[0] = written[0].removeprefix("\ufeff").removeprefix("\u00ef\u00bb\u00bf").strip()
     names = list(written)
     seen_in = f"the header ({_shown(written)}) read with delimiter {delimiter_name(delimiter)}"
     renamed_to_email: list[int] = []
@@ -105,6 +110,13 @@ def resolve_header(
             found = [index for index, cell in enumerate(written) if header_key(cell) == header_key(wanted)]
         if not found:
             raise AudienceError(f"audience.columns renames '{header}', which is not in {seen_in}", where=where)
+        clash = [cell for index, cell in enumerate(written) if cell == name.strip() and index not in found]
+        if clash:
+            raise AudienceError(
+                f"audience.columns renames '{header}' to '{name}', which is already a column of {seen_in}: "
+                "the two would become one list; rename the other column too, or choose another name",
+                where=where,
+            )
         for index in found:
             names[index] = name
             if header_key(name) == EMAIL:
@@ -115,9 +127,14 @@ def resolve_header(
     elif need_email:
         ranked = [(EMAIL_KEYS.index(header_key(n)), i) for i, n in enumerate(names) if header_key(n) in EMAIL_KEYS]
         if not ranked:
+            data = any("@" in cell for cell in written)
             raise AudienceError(
-                f"no email column in {seen_in}; {expected_email_headers()}, "
-                'or name it in audience.columns ({"Your Header": "email"})',
+                f"no email column in {seen_in}; "
+                + (
+                    "line 1 looks like a subscriber, not a header: add a header row (such as email,name)"
+                    if data
+                    else f'{expected_email_headers()}, or name it in audience.columns ({{"Your Header": "email"}})'
+                ),
                 where=where,
             )
         best = min(rank for rank, _ in ranked)

@@ -25,7 +25,7 @@ from .errors import TemplateError
 from .validation import describe
 
 # {{name}}, {{{name}}}, {{#if name}}, {{/if}}, {{else}}, {{name.sub}}, {{! comment }}
-_MUSTACHE = re.compile(r"\{\{(\{?)\s*([#/^!>&]?)\s*([^}]*?)\s*\}?\}\}")
+_MUSTACHE = re.compile(r"\{\{(\{?)~?\s*([#/^!>&]?)\s*([^}]*?)\s*~?\}?\}\}")  # ~: whitespace control
 _BLOCK_SCOPES = {"each", "with"}  # inside these, names refer to the item, not the row
 _KEYWORDS = {"else", "this", "true", "false", "null", "undefined"}
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -255,6 +255,16 @@ def missing_variables(content: TemplateContent, data: dict[str, Any]) -> list[st
 
 def _lacks(data: Any, path: str) -> bool:
     value = data[path] if path in data else _exact(data, path)
+    return _blank(value)
+
+
+def _blank(value: Any) -> bool:
+    """Renders as nothing: also text of only white space (JSON cells are not stripped, CSV
+    cells are) and a list with no item that is not blank."""
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list):
+        return all(_blank(item) for item in value)
     return value in _EMPTY
 
 

@@ -46,6 +46,12 @@ _BOMS = (
 # high as another single-byte code page (on a short sample "Zoë;Müller" decodes the same in
 # cp1250): when cp1252 is among the best-rated readings, it is taken.
 _PREFERRED = "cp1252"
+# The code pages of Windows and ISO 8859 that spreadsheets and mail tools write (Western,
+# Central and Eastern European, Cyrillic, Greek, Turkish, Baltic).
+SINGLE_BYTE = (
+    "cp1252", "iso8859_15", "latin_1", "cp1250", "iso8859_2", "cp1251", "koi8_r", "iso8859_5",
+    "cp1253", "iso8859_7", "cp1254", "iso8859_9", "cp1257", "iso8859_13", "mac_roman", "cp850",
+)  # fmt: skip
 EXPORT_CSV_HINT = (
     "in Excel use File > Save As > CSV UTF-8 (Comma delimited) (*.csv); "
     "in Google Sheets or Numbers export as CSV; then upload the .csv"
@@ -89,7 +95,12 @@ def looks_like(data: bytes, *, besides: str | None = None) -> str | None:
     import charset_normalizer  # only files that are not UTF-8 pay for the import
 
     exclude = [besides] if besides else None
-    matches = list(charset_normalizer.from_bytes(data, cp_exclusion=exclude))
+    # Without a byte-order mark, a spreadsheet's file that is not UTF-8 is in a single-byte code
+    # page: left to choose among every encoding, the detector reads a short Spanish cp1252 sample
+    # as Big5 ("Peña" -> "Pe鎙"). Other encodings only when no single-byte one reads the file.
+    matches = list(charset_normalizer.from_bytes(data, cp_isolation=list(SINGLE_BYTE), cp_exclusion=exclude))
+    if not matches:
+        matches = list(charset_normalizer.from_bytes(data, cp_exclusion=exclude))
     if not matches:
         return None
     best = matches[0]
@@ -97,6 +108,22 @@ def looks_like(data: bytes, *, besides: str | None = None) -> str | None:
     if any(_PREFERRED in m.could_be_from_charset for m in tied) and besides != _PREFERRED:
         return _PREFERRED
     return codec_name(best.encoding)
+
+
+def _refuse_mixed(sample: bytes, exc: UnicodeDecodeError, name: str) -> None:
+    """A sample whose text before the first bad byte holds UTF-8 beyond ASCII is UTF-8 with a
+    stray byte (a row pasted from elsewhere): read in any one code page, every other name in the
+    file would turn to mojibake (Zoë -> ZoĂ«), so the file is refused, at the bad byte's line."""
+    before = sample[: exc.start]
+    if before.isascii():
+        return
+    line = before.count(b"\n") + 1
+    raise AudienceError(
+        f"mixes encodings: UTF-8 text up to byte 0x{sample[exc.start]:02x}, which is not UTF-8; save the file "
+        'again as UTF-8 (Excel: File > Save As > CSV UTF-8), or force one encoding with "encoding" under '
+        '"audience" in the campaign definition',
+        where=f"{name}: line {line}",
+    )
 
 
 def _force_hint(encoding: str | None) -> str:
@@ -175,8 +202,8 @@ class DecodedText:
             # Not final: a read may end inside a character; a file that really ends inside one
             # is caught when the last chunk is decoded.
             codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-        except UnicodeDecodeError:
-            pass
+        except UnicodeDecodeError as exc:
+            _refuse_mixed(sample, exc, self._name)
         else:
             return "utf-8"
         found = looks_like(sample)
