@@ -33,6 +33,7 @@ from campaign_engine.domain.suppression_import import (
     Line,
     LineOutcome,
     default_source,
+    looks_subscribed,
 )
 
 from ..errors import NOT_FOUND, OK, PROBLEMS, CliError
@@ -200,6 +201,12 @@ def run_import(args: Any, target: Target, out: Out) -> int:
         lines = source_file.lines()
         first = next(lines, None)  # the kind is known once the first line is read
         kind = source_file.kind or ImportKind.ADDRESSES
+        if reason is None and looks_subscribed(source_file.columns):
+            raise CliError(
+                f"{args.file} looks like a list of subscribed members (Mailchimp's subscribed export: OPTIN_TIME, "
+                "MEMBER_RATING), not of addresses to suppress: importing it would stop mail to every one of them. "
+                "Import the unsubscribed and cleaned exports instead, or give --reason to suppress these on purpose"
+            )
         summary = ImportSummary(
             source_name=args.file,
             kind=kind,

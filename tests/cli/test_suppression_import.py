@@ -237,3 +237,15 @@ def test_the_endpoint_imports_a_hundred_thousand_addresses(tmp_path):
         document = json.loads(done.stdout)
         print(f"\n{count:,} addresses in {seconds:.1f} s ({count / seconds:,.0f}/s) against the local endpoint")
         assert document["counts"]["new"] == count
+
+
+def test_mailchimps_subscribed_export_is_refused_without_an_explicit_reason(stack, capsys):
+    """It sits in the same ZIP as the unsubscribed and cleaned lists; imported by mistake it
+    would stop mail to every subscriber, with no bulk undo."""
+    from campaign_cli.errors import CliError
+
+    subscribed = str(ROOT / "examples/mailchimp/subscribed_members_export.csv")
+    with pytest.raises(CliError, match="subscribed members"):
+        campaign(stack, capsys, "import", subscribed, "--dry-run")
+    code, document = campaign(stack, capsys, "import", subscribed, "--dry-run", "--reason", "manual")
+    assert code == OK and document["counts"]["new"] > 0

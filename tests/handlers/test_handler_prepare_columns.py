@@ -223,3 +223,15 @@ def test_prepare_records_how_the_file_was_read_and_what_no_column_provides(quiet
     assert not any("'country'" in w or "first_name" in w or "edition" in w for w in warnings)
     # The row has no city: invalid, and no segment can render, so the run stops too.
     assert output["status"] == "FAILED" and "'city'" in output["error"]["message"]
+
+
+def test_email_in_a_template_is_the_address_whatever_the_column_is_called(quiet: LocalStack) -> None:
+    """Mailchimp's column is "Email Address" (alias email_address): {{email}} still renders."""
+    definition = {"segments": [], "unmatched": "default", "default_template": "mine"}
+    templates = {"mine": {"Subject": "For {{email}}", "Text": "Sent to {{email}}. {{unsubscribe_url}}"}}
+    audience = "Email Address,First Name\nAnn@Example.com,Ann\n"
+    event, output = prepare(quiet, definition, templates, "members.csv", audience.encode())
+
+    assert output["status"] == "READY", output["error"]
+    assert recipients(quiet, output)["ann@example.com"][1]["email"] == "ann@example.com"
+    assert rejects(quiet, event) == []

@@ -175,6 +175,18 @@ def detect_kind(columns: Iterable[str]) -> ImportKind:
     return ImportKind.ADDRESSES
 
 
+# Mailchimp's export of *subscribed* members (in the same ZIP as the unsubscribed and cleaned
+# lists) has these and neither CLEAN_TIME nor UNSUB_TIME: imported, it would suppress everyone.
+_SUBSCRIBED_COLUMNS = frozenset({"optintime", "confirmtime", "memberrating"})
+
+
+def looks_subscribed(columns: Iterable[str]) -> bool:
+    """Whether a file of kind ADDRESSES looks like a list of people who want mail (Mailchimp's
+    subscribed export): importing it needs the operator to say so (``--reason``)."""
+    keys = {_key(name) for name in columns if isinstance(name, str)}
+    return bool(keys & _SUBSCRIBED_COLUMNS) and detect_kind(columns) is ImportKind.ADDRESSES
+
+
 # A plain list's line: one address, perhaps quoted, nothing else. Deliberately loose (the
 # address is validated later); what it must not match is a header or a CSV record.
 _LIST_LINE = re.compile(r"""^\s*["']?[^\s"',;|@<>]+@[^\s"',;|@<>]+["']?\s*$""")
@@ -468,6 +480,7 @@ class ImportFile:
         self.kind: ImportKind | None = ImportKind.PLAIN_LIST if is_address_line(_first_line(head)) else None
         self.encoding: str | None = None
         self.delimiter: str | None = None
+        self.columns: list[str] = []  # the header (CSV) or keys (JSON) as read; none for a plain list
 
     def lines(self) -> Iterator[Line]:
         """Each line as a candidate or a rejection; ``kind`` is set before the first is yielded.
@@ -481,12 +494,14 @@ class ImportFile:
             for row in audience.rows():
                 if kind is None:
                     kind = self.kind = detect_kind(audience.info.columns)
+                    self.columns = list(audience.info.columns)
                     self.encoding, self.delimiter = audience.info.encoding, audience.info.delimiter
                 yield line_from_row(kind, row)
         finally:
             if kind is None:  # a header and no rows: still say what the file was
                 info = audience.info
                 self.kind = detect_kind(info.columns)
+                self.columns = list(info.columns)
                 self.encoding, self.delimiter = info.encoding or None, info.delimiter
 
     def _plain_list(self) -> Iterator[Line]:

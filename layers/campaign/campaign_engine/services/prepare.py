@@ -753,6 +753,11 @@ def _process_rows(
             if content is not None:
                 # Under the template's spellings too: SES renders {{name}} only from a key "name".
                 data = spell_variables(referenced[template_name], row.fields)
+                # {{email}} is the recipient's address whatever the file calls its column
+                # (Mailchimp's "Email Address" is email_address, not email).
+                for name in referenced[template_name]:
+                    if name.casefold() == "email" and not data.get(name):
+                        data = {**data, name: address}
                 merged = merge_data(segment_data[segment], data, unsubscribe_url=SAMPLE_UNSUBSCRIBE_URL)
                 missing = missing_variables(content, merged)
                 if missing:
